@@ -1,0 +1,46 @@
+/**
+ * Escrow's only wiring: read the configuration, open Deno KV, build the
+ * broker, serve the HTTP API and run durable jobs until told to stop.
+ *
+ * @module
+ */
+import { dirname } from "@std/path";
+import { readConfig } from "./src/config.ts";
+import { Broker } from "./src/engine/broker.ts";
+import { createApp } from "./src/http/app.ts";
+
+/** Opens KV at `path`, creating the folder of a file path first. */
+async function openKv(path: string | undefined): Promise<Deno.Kv> {
+  if (path && path !== ":memory:" && !/^https?:\/\//.test(path)) {
+    await Deno.mkdir(dirname(path), { recursive: true });
+  }
+  return await Deno.openKv(path);
+}
+
+if (import.meta.main) {
+  const config = readConfig(Deno.env.toObject());
+  const kv = await openKv(config.kvPath);
+  const broker = await Broker.open(kv);
+  await broker.start();
+  const app = createApp(broker);
+  const server = Deno.serve({
+    port: config.port,
+    hostname: config.hostname,
+    onListen: ({ hostname, port }) => {
+      const host = hostname === "0.0.0.0" ? "localhost" : hostname;
+      console.log(
+        `Escrow listening on http://${host}:${port}/ (KV: ${
+          config.kvPath ?? "platform default"
+        }, jobs: ${broker.scheduler.mode})`,
+      );
+    },
+  }, app.fetch);
+  const shutdown = async () => {
+    await server.shutdown();
+    await broker.stop();
+    kv.close();
+    Deno.exit(0);
+  };
+  Deno.addSignalListener("SIGINT", shutdown);
+  if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", shutdown);
+}

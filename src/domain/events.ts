@@ -1,0 +1,78 @@
+/**
+ * The facts the broker records. Every state change is one of these events,
+ * appended to a stream in Deno KV; replaying a stream rebuilds its state.
+ * Events carry ids, never message bodies.
+ *
+ * @module
+ */
+
+/** A recorded fact: its type, its data and when it happened (epoch ms). */
+export interface StoredEvent<T extends string = string, D = unknown> {
+  /** Past-tense name of the fact. */
+  readonly type: T;
+  /** The fact's data (ids and small values only). */
+  readonly data: D;
+  /** When the broker recorded it, in epoch milliseconds. */
+  readonly at: number;
+}
+
+/** How a check-back answer or a producer decision resolves a transaction. */
+export type CheckBackAnswer = "commit" | "rollback" | "unknown";
+
+/** Who or what decided a transaction's outcome. */
+export type DecisionReason = "producer" | "checkBack" | "checksExhausted";
+
+/** Data of {@linkcode TransactionPrepared}. */
+export interface TransactionPreparedData {
+  readonly transactionId: string;
+  readonly messageId: string;
+  readonly topic: string;
+  readonly tag?: string;
+  readonly producerGroup?: string;
+  readonly checkUrl?: string;
+  readonly checkAfterMs: number;
+  readonly checkIntervalMs: number;
+  readonly maxChecks: number;
+  /** SHA-256 of the normalised request, to tell a retry from a clash. */
+  readonly contentHash: string;
+}
+
+/** The half message is stored, invisible to consumers. */
+export type TransactionPrepared = StoredEvent<"TransactionPrepared", TransactionPreparedData>;
+/** The producer was told the half message is stored and runs its local transaction. */
+export type LocalTransactionStarted = StoredEvent<"LocalTransactionStarted", Record<never, never>>;
+/** The producer stayed silent: check-back number `check` was sent to it. */
+export type CheckBackRequested = StoredEvent<"CheckBackRequested", { readonly check: number }>;
+/** The producer answered check-back number `check`. */
+export type CheckBackAnswered = StoredEvent<
+  "CheckBackAnswered",
+  { readonly check: number; readonly answer: CheckBackAnswer }
+>;
+/** Check-back number `check` failed: no answer, a non-2xx, a timeout or bad JSON. */
+export type CheckBackFailed = StoredEvent<
+  "CheckBackFailed",
+  { readonly check: number; readonly error: string }
+>;
+/** The producer committed through the API. */
+export type TransactionCommitted = StoredEvent<"TransactionCommitted", Record<never, never>>;
+/** The producer rolled back through the API. */
+export type TransactionRolledBack = StoredEvent<"TransactionRolledBack", Record<never, never>>;
+
+/** Every event of a transaction stream: a closed union. */
+export type TransactionEvent =
+  | TransactionPrepared
+  | LocalTransactionStarted
+  | CheckBackRequested
+  | CheckBackAnswered
+  | CheckBackFailed
+  | TransactionCommitted
+  | TransactionRolledBack;
+
+/** A message became visible to consumers on its topic. */
+export type MessagePublished = StoredEvent<
+  "MessagePublished",
+  { readonly topic: string; readonly tag?: string; readonly transactionId?: string }
+>;
+
+/** Every event of a message stream. */
+export type MessageEvent = MessagePublished;

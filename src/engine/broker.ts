@@ -1,0 +1,157 @@
+/**
+ * The broker: the engine's use cases wired to one KV handle, and the runner
+ * of durable jobs (check-back timers and calls).
+ *
+ * @module
+ */
+import type { TransactionEvent } from "../domain/events.ts";
+import { EventStore } from "../store/event_store.ts";
+import { readMessage } from "../store/message_store.ts";
+import { callCheckBack } from "./check_back.ts";
+import type { EngineDeps } from "./deps.ts";
+import type { Job } from "./jobs.ts";
+import { Messages } from "./messages.ts";
+import { Publisher } from "./publish.ts";
+import { detectSchedulerMode, Scheduler, type SchedulerMode } from "./scheduler.ts";
+import { Topics } from "./topics.ts";
+import { Transactions } from "./transactions.ts";
+
+/** Options of {@linkcode Broker}. */
+export interface BrokerOptions {
+  /** Current time in epoch ms. @default {Date.now} */
+  clock?: () => number;
+  /** Used for check-back calls. @default {globalThis.fetch} */
+  fetch?: typeof fetch;
+  /** How due jobs are noticed; "auto" detects whether KV queues exist. @default {"auto"} */
+  schedulerMode?: SchedulerMode | "auto";
+  /** How long a started job is reserved. @default {30000} */
+  leaseMs?: number;
+  /** Period of the safety sweep for jobs. @default {10000} */
+  safetySweepMs?: number;
+  /** Timeout of one check-back call. @default {5000} */
+  checkBackTimeoutMs?: number;
+}
+
+/**
+ * The broker's use cases over one Deno KV database.
+ *
+ * @example
+ * ```ts
+ * import { Broker } from "./broker.ts";
+ * using kv = await Deno.openKv(":memory:");
+ * const broker = await Broker.open(kv);
+ * await broker.topics.create("Trade");
+ * await broker.publisher.publish("Trade", { tag: "Ops", body: { id: 1 } });
+ * await broker.stop();
+ * ```
+ */
+export class Broker {
+  /** Topics and producer groups. */
+  readonly topics: Topics;
+  /** Normal messages. */
+  readonly publisher: Publisher;
+  /** Transactional messages. */
+  readonly transactions: Transactions;
+  /** Message queries. */
+  readonly messages: Messages;
+  /** Durable jobs. */
+  readonly scheduler: Scheduler;
+  readonly #deps: EngineDeps;
+  readonly #checkBackTimeoutMs: number | undefined;
+
+  /** Opens a broker on `kv`, detecting whether KV queues exist when asked to. */
+  static async open(kv: Deno.Kv, options: BrokerOptions = {}): Promise<Broker> {
+    const mode = options.schedulerMode === undefined || options.schedulerMode === "auto"
+      ? await detectSchedulerMode(kv)
+      : options.schedulerMode;
+    return new Broker(kv, { ...options, schedulerMode: mode });
+  }
+
+  /** Builds a broker; its jobs run once {@linkcode start} is called. */
+  constructor(kv: Deno.Kv, options: BrokerOptions = {}) {
+    const clock = options.clock ?? (() => Date.now());
+    const mode = options.schedulerMode === "auto" ? "sweep" : options.schedulerMode ?? "sweep";
+    this.scheduler = new Scheduler(kv, (job) => this.#runJob(job), {
+      mode,
+      clock,
+      ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
+      ...(options.safetySweepMs !== undefined ? { safetySweepMs: options.safetySweepMs } : {}),
+    });
+    this.#deps = {
+      kv,
+      store: new EventStore(kv),
+      scheduler: this.scheduler,
+      clock,
+      fetch: options.fetch ?? ((input, init) => fetch(input, init)),
+    };
+    this.#checkBackTimeoutMs = options.checkBackTimeoutMs;
+    this.topics = new Topics(this.#deps);
+    this.publisher = new Publisher(this.#deps, this.topics);
+    this.transactions = new Transactions(this.#deps, this.topics);
+    this.messages = new Messages(this.#deps, this.topics, this.transactions);
+  }
+
+  /** Starts running due jobs. */
+  async start(): Promise<void> {
+    await this.scheduler.start();
+  }
+
+  /** Stops running jobs and waits for those in flight; the KV stays open. */
+  async stop(): Promise<void> {
+    await this.scheduler.stop();
+  }
+
+  async #runJob(job: Job): Promise<void> {
+    switch (job.kind) {
+      case "checkBackDue":
+        await this.transactions.record(job.transactionId, {
+          type: "CheckBackRequested",
+          data: { check: job.check },
+          at: this.#deps.clock(),
+        });
+        return;
+      case "checkBack":
+        await this.#checkBack(job.transactionId, job.check);
+        return;
+      default: {
+        const never: never = job;
+        throw new TypeError(`Cannot run job: unknown kind ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  async #checkBack(transactionId: string, check: number): Promise<void> {
+    const view = await this.transactions.get(transactionId);
+    if (view.state !== "checking" || view.checks !== check) return; // stale job
+    const prepared = view.history[0]?.data as { checkUrl?: string } | undefined;
+    const url = prepared?.checkUrl ??
+      (view.producerGroup !== undefined
+        ? (await this.topics.producerGroup(view.producerGroup))?.checkUrl
+        : undefined);
+    const record = await readMessage(this.#deps.kv, view.messageId);
+    let event: TransactionEvent;
+    const at = () => this.#deps.clock();
+    if (url === undefined) {
+      event = {
+        type: "CheckBackFailed",
+        data: { check, error: "no check URL: set checkUrl or the producer group's checkUrl" },
+        at: at(),
+      };
+    } else {
+      const outcome = await callCheckBack(this.#deps.fetch, url, {
+        transactionId,
+        messageId: view.messageId,
+        topic: view.topic,
+        keys: record?.keys ?? [],
+        properties: record?.properties ?? {},
+        checkCount: check,
+        ...(view.tag !== undefined ? { tag: view.tag } : {}),
+        ...(view.producerGroup !== undefined ? { producerGroup: view.producerGroup } : {}),
+      }, this.#checkBackTimeoutMs);
+      event = outcome.ok
+        ? { type: "CheckBackAnswered", data: { check, answer: outcome.answer }, at: at() }
+        : { type: "CheckBackFailed", data: { check, error: outcome.error }, at: at() };
+    }
+    await this.transactions.record(transactionId, event);
+  }
+}

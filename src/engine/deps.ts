@@ -1,0 +1,23 @@
+/**
+ * What the engine's use cases share: the KV handle, the event store, the
+ * scheduler and the injected clock and fetch. Only `main.ts` and the tests
+ * build one.
+ *
+ * @module
+ */
+import type { EventStore } from "../store/event_store.ts";
+import type { Scheduler } from "./scheduler.ts";
+
+/** The engine's collaborators. */
+export interface EngineDeps {
+  readonly kv: Deno.Kv;
+  readonly store: EventStore;
+  readonly scheduler: Scheduler;
+  /** Current time in epoch ms. */
+  readonly clock: () => number;
+  /** Used for check-back calls to producers. */
+  readonly fetch: typeof fetch;
+}
+
+/** Most attempts of one optimistic write before giving up with a 503. */
+export const MAX_WRITE_ATTEMPTS = 20;

@@ -1,0 +1,95 @@
+/**
+ * Reading messages back: one by id, with its body, its transaction and its
+ * event history, or the messages carrying a key, newest first.
+ *
+ * @module
+ */
+import { decodeBody, type WireBody } from "../domain/body.ts";
+import { NotFoundError } from "../domain/errors.ts";
+import type { MessageEvent, StoredEvent } from "../domain/events.ts";
+import type { MessageRecord } from "../domain/message.ts";
+import { keys } from "../store/keys.ts";
+import { readBody, readMessage } from "../store/message_store.ts";
+import type { EngineDeps } from "./deps.ts";
+import type { Topics } from "./topics.ts";
+import type { Transactions, TransactionView } from "./transactions.ts";
+
+/** A message as the API shows it. */
+export interface MessageView extends WireBody {
+  readonly messageId: string;
+  readonly topic: string;
+  readonly tag?: string;
+  readonly keys: readonly string[];
+  readonly properties: Readonly<Record<string, string>>;
+  readonly storedAt: number;
+  /** When consumers could first see it; absent while it is not visible. */
+  readonly publishedAt?: number;
+  readonly delaySeconds?: number;
+  readonly messageGroup?: string;
+  readonly dedupId?: string;
+  readonly transactionId?: string;
+  readonly transaction?: TransactionView;
+  readonly history: readonly StoredEvent[];
+}
+
+/**
+ * Message queries.
+ *
+ * @example
+ * ```ts
+ * import { Messages } from "./messages.ts";
+ * declare const messages: Messages;
+ * const recent = await messages.byKey("Trade", "order-1", 10);
+ * ```
+ */
+export class Messages {
+  readonly #deps: EngineDeps;
+  readonly #topics: Topics;
+  readonly #transactions: Transactions;
+
+  /** Creates the queries over the engine's collaborators. */
+  constructor(deps: EngineDeps, topics: Topics, transactions: Transactions) {
+    this.#deps = deps;
+    this.#topics = topics;
+    this.#transactions = transactions;
+  }
+
+  /** Reads one message with its body, transaction and history. */
+  async get(messageId: string): Promise<MessageView> {
+    const { kv, store } = this.#deps;
+    const record = await readMessage(kv, messageId);
+    if (!record) throw new NotFoundError(`Cannot find message: ${messageId}`, { messageId });
+    const [bytes, { events }, transaction] = await Promise.all([
+      readBody(kv, record),
+      store.read<MessageEvent>({ kind: "msg", id: messageId }),
+      record.transactionId !== undefined
+        ? this.#transactions.get(record.transactionId)
+        : Promise.resolve(undefined),
+    ]);
+    const published = events.find((event) => event.type === "MessagePublished");
+    return {
+      ...this.#fields(record),
+      ...decodeBody(record.bodyEncoding, bytes),
+      ...(published ? { publishedAt: published.at } : {}),
+      ...(transaction ? { transaction } : {}),
+      history: events,
+    };
+  }
+
+  /** Lists visible messages of `topic` carrying `key`, newest first. */
+  async byKey(topic: string, key: string, limit = 100): Promise<MessageView[]> {
+    await this.#topics.require(topic);
+    const views: MessageView[] = [];
+    const iter = this.#deps.kv.list<string>({ prefix: keys.byKeyPrefix(topic, key) }, {
+      reverse: true,
+      limit,
+    });
+    for await (const entry of iter) views.push(await this.get(entry.value));
+    return views;
+  }
+
+  #fields(record: MessageRecord) {
+    const { inlineBody: _b, bodyChunks: _c, bodySize: _s, bodyEncoding: _e, ...fields } = record;
+    return fields;
+  }
+}

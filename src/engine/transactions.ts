@@ -1,0 +1,325 @@
+/**
+ * Transactional (half) messages: prepare, commit, rollback and check-back.
+ *
+ * Every change follows one pattern: read the stream, replay it through the
+ * transaction machine, refuse an event the state cannot take, then append the
+ * event at the expected version in one `kv.atomic()` together with what the
+ * machine's actions ask for (the next durable timer, the topic-log entry, the
+ * index updates). A version conflict reloads and retries.
+ *
+ * @module
+ */
+import { monotonicUlid } from "@std/ulid";
+import { initialTransition, transition } from "xstate";
+import {
+  type ArmCheckTimerParams,
+  FINAL_STATES,
+  transactionMachine,
+  type TransactionState,
+} from "../../machines/transaction.ts";
+import { encodeBody } from "../domain/body.ts";
+import { contentHash } from "../domain/content_hash.ts";
+import { ConflictError, ContentionError, NotFoundError } from "../domain/errors.ts";
+import type {
+  DecisionReason,
+  StoredEvent,
+  TransactionEvent,
+  TransactionPreparedData,
+} from "../domain/events.ts";
+import type { MessageInput } from "../domain/message.ts";
+import type { StreamId } from "../store/event_store.ts";
+import { keys } from "../store/keys.ts";
+import { readMessage, writeMessage } from "../store/message_store.ts";
+import { type EngineDeps, MAX_WRITE_ATTEMPTS } from "./deps.ts";
+import { makeVisible, messageFields } from "./publish.ts";
+import { replayTransaction, type TransactionSnapshot } from "./replay.ts";
+import { countIn, type Topics } from "./topics.ts";
+
+/** RocketMQ's `transactionTimeOut`: first check-back after 6 s. */
+export const DEFAULT_CHECK_AFTER_SECONDS = 6;
+/** RocketMQ's `transactionCheckInterval`: 30 s between check-backs. */
+export const DEFAULT_CHECK_INTERVAL_SECONDS = 30;
+/** RocketMQ's `transactionCheckMax`: 15 check-backs, then give up. */
+export const DEFAULT_MAX_CHECKS = 15;
+
+/** A half message: the message fields plus the transaction's settings. */
+export interface PrepareInput extends MessageInput {
+  readonly transactionId?: string;
+  readonly producerGroup?: string;
+  readonly checkUrl?: string;
+  readonly checkAfterSeconds?: number;
+  readonly checkIntervalSeconds?: number;
+  readonly maxChecks?: number;
+}
+
+/** The producer's decision through the API. */
+export type Decision = "commit" | "rollback";
+
+/** A transaction as the API shows it. */
+export interface TransactionView {
+  readonly transactionId: string;
+  readonly messageId: string;
+  readonly topic: string;
+  readonly tag?: string;
+  readonly producerGroup?: string;
+  readonly state: TransactionState;
+  readonly checks: number;
+  readonly createdAt: number;
+  readonly decidedAt?: number;
+  readonly reason?: DecisionReason;
+  readonly history: readonly StoredEvent[];
+}
+
+/** Filters of {@linkcode Transactions.list}. */
+export interface TransactionQuery {
+  readonly state?: TransactionState;
+  readonly producerGroup?: string;
+  /** @default {100} */
+  readonly limit?: number;
+}
+
+const stream = (transactionId: string): StreamId => ({ kind: "tx", id: transactionId });
+
+function stateOf(snapshot: TransactionSnapshot): TransactionState {
+  return snapshot.value as TransactionState;
+}
+
+function viewOf(snapshot: TransactionSnapshot, history: readonly StoredEvent[]): TransactionView {
+  const c = snapshot.context;
+  return {
+    transactionId: c.transactionId,
+    messageId: c.messageId,
+    topic: c.topic,
+    state: stateOf(snapshot),
+    checks: c.checks,
+    createdAt: c.preparedAt,
+    history,
+    ...(c.tag !== undefined ? { tag: c.tag } : {}),
+    ...(c.producerGroup !== undefined ? { producerGroup: c.producerGroup } : {}),
+    ...(c.decidedAt !== undefined ? { decidedAt: c.decidedAt } : {}),
+    ...(c.reason !== undefined ? { reason: c.reason } : {}),
+  };
+}
+
+/** The actions `transition()` returns, as the engine reads them. */
+interface PlannedAction {
+  readonly type: string;
+  readonly params?: unknown;
+}
+
+/**
+ * The transaction use cases.
+ *
+ * @example
+ * ```ts
+ * import { Transactions } from "./transactions.ts";
+ * declare const transactions: Transactions;
+ * const { view } = await transactions.prepare("Trade", { tag: "DiscountPurchase", body: {} });
+ * await transactions.decide(view.transactionId, "commit");
+ * ```
+ */
+export class Transactions {
+  readonly #deps: EngineDeps;
+  readonly #topics: Topics;
+
+  /** Creates the use cases over the engine's collaborators. */
+  constructor(deps: EngineDeps, topics: Topics) {
+    this.#deps = deps;
+    this.#topics = topics;
+  }
+
+  /**
+   * Stores a half message and starts its transaction (`executing`). With a
+   * client-chosen `transactionId`, the same content again returns the same
+   * transaction (`created: false`); other content is a 409.
+   */
+  async prepare(
+    topic: string,
+    input: PrepareInput,
+  ): Promise<{ view: TransactionView; created: boolean }> {
+    const { kv, store, clock } = this.#deps;
+    await this.#topics.require(topic);
+    const body = encodeBody(input);
+    const transactionId = input.transactionId ?? monotonicUlid();
+    const hash = await contentHash({ topic, ...input, transactionId: undefined });
+    for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
+      const existing = await store.read<TransactionEvent>(stream(transactionId));
+      if (existing.version > 0) {
+        const snapshot = replayTransaction(existing.events);
+        if (snapshot.context.contentHash !== hash) {
+          throw new ConflictError(
+            `Cannot prepare transaction ${transactionId}: the id is taken by other content`,
+            { transactionId, state: stateOf(snapshot) },
+          );
+        }
+        return { view: viewOf(snapshot, existing.events), created: false };
+      }
+      const at = clock();
+      const messageId = monotonicUlid();
+      const prepared: TransactionPreparedData = {
+        transactionId,
+        messageId,
+        topic,
+        checkAfterMs: (input.checkAfterSeconds ?? DEFAULT_CHECK_AFTER_SECONDS) * 1000,
+        checkIntervalMs: (input.checkIntervalSeconds ?? DEFAULT_CHECK_INTERVAL_SECONDS) * 1000,
+        maxChecks: input.maxChecks ?? DEFAULT_MAX_CHECKS,
+        contentHash: hash,
+        ...(input.tag !== undefined ? { tag: input.tag } : {}),
+        ...(input.producerGroup !== undefined ? { producerGroup: input.producerGroup } : {}),
+        ...(input.checkUrl !== undefined ? { checkUrl: input.checkUrl } : {}),
+      };
+      const events: TransactionEvent[] = [
+        { type: "TransactionPrepared", data: prepared, at },
+        { type: "LocalTransactionStarted", data: {}, at },
+      ];
+      const [initial] = initialTransition(transactionMachine, { prepared, at });
+      const [snapshot, actions] = transition(transactionMachine, initial, events[1]!);
+      const op = kv.atomic();
+      writeMessage(op, messageFields(messageId, topic, input, at, transactionId), body);
+      store.append(op, stream(transactionId), 0, events);
+      await this.#carryOut(op, actions as PlannedAction[], snapshot, at);
+      op.set(keys.txByState(stateOf(snapshot), transactionId), null);
+      if (prepared.producerGroup !== undefined) {
+        op.set(keys.txByGroup(prepared.producerGroup, transactionId), null);
+      }
+      countIn(op, topic, "prepared");
+      if ((await op.commit()).ok) return { view: viewOf(snapshot, events), created: true };
+    }
+    throw new ContentionError(`Cannot prepare transaction ${transactionId}: too much contention`);
+  }
+
+  /**
+   * Applies the producer's decision. Repeating the decision already taken
+   * changes nothing; the opposite decision after a final state is a 409.
+   */
+  async decide(transactionId: string, decision: Decision): Promise<TransactionView> {
+    const { view } = await this.#apply(transactionId, (snapshot) => {
+      const state = stateOf(snapshot);
+      const wanted: TransactionState = decision === "commit" ? "committed" : "rolledBack";
+      if (state === wanted) return undefined;
+      if (FINAL_STATES.includes(state)) {
+        throw new ConflictError(
+          `Cannot ${decision} transaction ${transactionId}: current state is ${state}`,
+          { transactionId, state },
+        );
+      }
+      return decision === "commit"
+        ? { type: "TransactionCommitted", data: {}, at: this.#deps.clock() }
+        : { type: "TransactionRolledBack", data: {}, at: this.#deps.clock() };
+    });
+    return view;
+  }
+
+  /**
+   * Records `event` if the transaction's state can take it (a stale timer or
+   * a duplicate job is dropped); returns whether it was appended.
+   */
+  async record(transactionId: string, event: TransactionEvent): Promise<boolean> {
+    const { appended } = await this.#apply(
+      transactionId,
+      (snapshot) => snapshot.can(event) ? event : undefined,
+    );
+    return appended;
+  }
+
+  /** Reads a transaction with its full history. */
+  async get(transactionId: string): Promise<TransactionView> {
+    const { events, version } = await this.#deps.store.read<TransactionEvent>(
+      stream(transactionId),
+    );
+    if (version === 0) {
+      throw new NotFoundError(`Cannot find transaction: ${transactionId}`, { transactionId });
+    }
+    return viewOf(replayTransaction(events), events);
+  }
+
+  /**
+   * Lists transactions by state and/or producer group: by id within a state,
+   * and by state then id when no state is given.
+   */
+  async list(query: TransactionQuery = {}): Promise<TransactionView[]> {
+    const { kv } = this.#deps;
+    const limit = query.limit ?? 100;
+    const prefix = query.state !== undefined
+      ? keys.txByStatePrefix(query.state)
+      : query.producerGroup !== undefined
+      ? keys.txByGroupPrefix(query.producerGroup)
+      : keys.txStates();
+    const views: TransactionView[] = [];
+    for await (const entry of kv.list({ prefix })) {
+      const view = await this.get(entry.key[2] as string);
+      if (query.producerGroup !== undefined && view.producerGroup !== query.producerGroup) continue;
+      if (query.state !== undefined && view.state !== query.state) continue;
+      views.push(view);
+      if (views.length >= limit) break;
+    }
+    return views;
+  }
+
+  async #apply(
+    transactionId: string,
+    decide: (snapshot: TransactionSnapshot) => TransactionEvent | undefined,
+  ): Promise<{ view: TransactionView; appended: boolean }> {
+    const { kv, store } = this.#deps;
+    for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
+      const { events, version } = await store.read<TransactionEvent>(stream(transactionId));
+      if (version === 0) {
+        throw new NotFoundError(`Cannot find transaction: ${transactionId}`, { transactionId });
+      }
+      const snapshot = replayTransaction(events);
+      const event = decide(snapshot);
+      if (!event) return { view: viewOf(snapshot, events), appended: false };
+      const [next, actions] = transition(transactionMachine, snapshot, event);
+      const op = kv.atomic();
+      store.append(op, stream(transactionId), version, [event]);
+      await this.#carryOut(op, actions as PlannedAction[], next, event.at);
+      const before = stateOf(snapshot);
+      const after = stateOf(next);
+      if (before !== after) {
+        op.delete(keys.txByState(before, transactionId))
+          .set(keys.txByState(after, transactionId), null);
+        if (after === "committed" || after === "rolledBack") {
+          countIn(op, next.context.topic, after);
+        }
+      }
+      if ((await op.commit()).ok) {
+        return { view: viewOf(next, [...events, event]), appended: true };
+      }
+    }
+    throw new ContentionError(`Cannot change transaction ${transactionId}: too much contention`);
+  }
+
+  /** Carries out the machine's named actions as writes in the same commit. */
+  async #carryOut(
+    op: Deno.AtomicOperation,
+    actions: readonly PlannedAction[],
+    snapshot: TransactionSnapshot,
+    at: number,
+  ): Promise<void> {
+    const { kv, scheduler } = this.#deps;
+    const { transactionId, messageId } = snapshot.context;
+    for (const action of actions) {
+      switch (action.type) {
+        case "armCheckTimer": {
+          const { check, delayMs } = action.params as ArmCheckTimerParams;
+          scheduler.schedule(op, { kind: "checkBackDue", transactionId, check }, at + delayMs);
+          break;
+        }
+        case "requestCheckBack": {
+          const { check } = action.params as { check: number };
+          scheduler.schedule(op, { kind: "checkBack", transactionId, check }, at);
+          break;
+        }
+        case "publishMessage": {
+          const record = await readMessage(kv, messageId);
+          if (!record) throw new TypeError(`Cannot publish: message ${messageId} is missing`);
+          makeVisible(kv, op, [record], at);
+          break;
+        }
+        default:
+          // countCheck, decideBy, ignoreLateAnswer: context changes or nothing to do.
+          break;
+      }
+    }
+  }
+}

@@ -1,0 +1,88 @@
+/**
+ * The HTTP API: one Hono app over a broker. Routers per resource, one error
+ * handler mapping to problem details, a body limit, request ids, the OpenAPI
+ * document, and the one place where authentication plugs in.
+ *
+ * @module
+ */
+import type { MiddlewareHandler } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { requestId } from "hono/request-id";
+import type { Broker } from "../engine/broker.ts";
+import { messagesRouter } from "./messages.ts";
+import { onError, problemResponse } from "./problem.ts";
+import { producerGroupsRouter } from "./producer_groups.ts";
+import { type AppEnv, newRouter } from "./router.ts";
+import { topicsRouter } from "./topics.ts";
+import { transactionsRouter } from "./transactions.ts";
+
+/** Largest request body: a 256 KiB body as base64 in JSON, with room for the fields. */
+export const MAX_REQUEST_BYTES = 1024 * 1024;
+
+/** Options of {@linkcode createApp}. */
+export interface AppOptions {
+  /**
+   * Runs before every `/v1/*` route: the place authentication plugs in.
+   * @default {undefined} (no authentication)
+   */
+  auth?: MiddlewareHandler<AppEnv>;
+}
+
+/**
+ * Builds the HTTP app over a broker.
+ *
+ * @example
+ * ```ts
+ * import { createApp } from "./app.ts";
+ * import { Broker } from "../engine/broker.ts";
+ * using kv = await Deno.openKv(":memory:");
+ * const app = createApp(await Broker.open(kv));
+ * const res = await app.request("/healthz");
+ * console.log(res.status); // 200
+ * ```
+ */
+export function createApp(broker: Broker, options: AppOptions = {}) {
+  const app = newRouter();
+  app.onError(onError);
+  app.notFound((c) =>
+    problemResponse({
+      type: "https://escrow.dev/problems/notfound",
+      title: "Not found",
+      status: 404,
+      detail: `Cannot ${c.req.method} ${c.req.path}: no such route`,
+    })
+  );
+  app.use(requestId());
+  app.use(async (c, next) => {
+    c.set("broker", broker);
+    await next();
+  });
+  app.use(
+    "/v1/*",
+    bodyLimit({
+      maxSize: MAX_REQUEST_BYTES,
+      onError: () =>
+        problemResponse({
+          type: "https://escrow.dev/problems/payloadtoolarge",
+          title: "Payload too large",
+          status: 413,
+          detail: `Cannot accept request: body over ${MAX_REQUEST_BYTES} bytes`,
+        }),
+    }),
+  );
+  if (options.auth) app.use("/v1/*", options.auth);
+  app.get("/healthz", (c) => c.json({ status: "ok" }));
+  app.route("/", topicsRouter);
+  app.route("/", transactionsRouter);
+  app.route("/", producerGroupsRouter);
+  app.route("/", messagesRouter);
+  app.doc31("/openapi.json", {
+    openapi: "3.1.0",
+    info: {
+      title: "Escrow",
+      version: "0.1.0",
+      description: "Transactional message broker on Deno KV",
+    },
+  });
+  return app;
+}

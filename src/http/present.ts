@@ -1,0 +1,95 @@
+/**
+ * Turns engine views (times in epoch ms) into API JSON (times as ISO 8601),
+ * typed by the response schemas so the two cannot drift apart.
+ *
+ * @module
+ */
+import type { z } from "@hono/zod-openapi";
+import type { StoredEvent } from "../domain/events.ts";
+import type { MessageView } from "../engine/messages.ts";
+import type { PublishResult } from "../engine/publish.ts";
+import type { ProducerGroupRecord, TopicRecord, TopicView } from "../engine/topics.ts";
+import type { TransactionView } from "../engine/transactions.ts";
+import type {
+  EventSchema,
+  MessageSchema,
+  ProducerGroupSchema,
+  PublishResultSchema,
+  TopicDetailSchema,
+  TopicSchema,
+  TransactionResultSchema,
+  TransactionSchema,
+} from "./schemas.ts";
+
+/**
+ * Epoch milliseconds as an ISO 8601 string.
+ *
+ * @example
+ * ```ts
+ * import { iso } from "./present.ts";
+ * iso(0); // "1970-01-01T00:00:00.000Z"
+ * ```
+ */
+export const iso = (ms: number): string => new Date(ms).toISOString();
+
+/** An event for the API. */
+export function presentEvent(event: StoredEvent): z.infer<typeof EventSchema> {
+  return { type: event.type, at: iso(event.at), data: event.data };
+}
+
+/** A topic for the API. */
+export function presentTopic(topic: TopicRecord): z.infer<typeof TopicSchema> {
+  return { name: topic.name, createdAt: iso(topic.createdAt) };
+}
+
+/** A topic with its counts for the API. */
+export function presentTopicDetail(topic: TopicView): z.infer<typeof TopicDetailSchema> {
+  return { ...presentTopic(topic), counts: topic.counts };
+}
+
+/** A publish result for the API. */
+export function presentPublish(result: PublishResult): z.infer<typeof PublishResultSchema> {
+  return { ...result, publishedAt: iso(result.publishedAt) };
+}
+
+/** A transaction's short form. */
+export function presentTransactionResult(
+  view: TransactionView,
+): z.infer<typeof TransactionResultSchema> {
+  return { transactionId: view.transactionId, messageId: view.messageId, state: view.state };
+}
+
+/** A transaction for the API, with or without its history. */
+export function presentTransaction(
+  view: TransactionView,
+  withHistory = true,
+): z.infer<typeof TransactionSchema> {
+  const { history, createdAt, decidedAt, ...rest } = view;
+  return {
+    ...rest,
+    createdAt: iso(createdAt),
+    ...(decidedAt !== undefined ? { decidedAt: iso(decidedAt) } : {}),
+    ...(withHistory ? { history: history.map(presentEvent) } : {}),
+  };
+}
+
+/** A message for the API. */
+export function presentMessage(view: MessageView): z.infer<typeof MessageSchema> {
+  const { storedAt, publishedAt, transaction, history, keys, properties, ...rest } = view;
+  return {
+    ...rest,
+    keys: [...keys],
+    properties: { ...properties },
+    storedAt: iso(storedAt),
+    ...(publishedAt !== undefined ? { publishedAt: iso(publishedAt) } : {}),
+    ...(transaction ? { transaction: presentTransaction(transaction) } : {}),
+    history: history.map(presentEvent),
+  };
+}
+
+/** A producer group for the API. */
+export function presentProducerGroup(
+  group: ProducerGroupRecord,
+): z.infer<typeof ProducerGroupSchema> {
+  return { ...group, updatedAt: iso(group.updatedAt) };
+}

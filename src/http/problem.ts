@@ -1,0 +1,104 @@
+/**
+ * Errors at the HTTP edge, mapped once to RFC 9457 problem details
+ * (`application/problem+json`).
+ *
+ * @module
+ */
+import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { ZodError } from "zod";
+import { BrokerError } from "../domain/errors.ts";
+
+/** A problem details body. */
+export interface Problem {
+  readonly type: string;
+  readonly title: string;
+  readonly status: number;
+  readonly detail: string;
+  readonly [extension: string]: unknown;
+}
+
+/**
+ * Builds a problem-details response.
+ *
+ * @example
+ * ```ts
+ * import { problemResponse } from "./problem.ts";
+ * const res = problemResponse({ type: "about:blank", title: "Not found", status: 404, detail: "x" });
+ * console.log(res.headers.get("content-type")); // application/problem+json
+ * ```
+ */
+export function problemResponse(problem: Problem): Response {
+  return new Response(JSON.stringify(problem), {
+    status: problem.status,
+    headers: { "content-type": "application/problem+json" },
+  });
+}
+
+const typeOf = (name: string) => `https://escrow.dev/problems/${name}`;
+
+/**
+ * The app's one error handler: broker errors keep their status and fields,
+ * Hono's HTTP exceptions (bad JSON, body too large) keep theirs, anything
+ * else is a 500 whose detail hides internals.
+ *
+ * @example
+ * ```ts
+ * import { Hono } from "hono";
+ * import { onError } from "./problem.ts";
+ * new Hono().onError(onError);
+ * ```
+ */
+export function onError(error: Error, c: Context): Response {
+  if (error instanceof BrokerError) {
+    return problemResponse({
+      type: typeOf(error.name.replace(/Error$/, "").toLowerCase()),
+      title: error.title,
+      status: error.status,
+      detail: error.message,
+      ...error.extensions,
+    });
+  }
+  if (error instanceof HTTPException) {
+    const status = error.status;
+    return problemResponse({
+      type: typeOf(status === 413 ? "payloadtoolarge" : "http"),
+      title: status === 413 ? "Payload too large" : "Invalid request",
+      status,
+      detail: error.message || `HTTP ${status}`,
+    });
+  }
+  console.error(`${c.req.method} ${c.req.path} failed`, error);
+  return problemResponse({
+    type: typeOf("internal"),
+    title: "Internal error",
+    status: 500,
+    detail: "The broker failed to handle the request; it is logged.",
+  });
+}
+
+/**
+ * Turns a failed zod validation into a 400 problem naming each issue.
+ *
+ * @example
+ * ```ts
+ * import { validationProblem } from "./problem.ts";
+ * import { z } from "zod";
+ * const result = z.string().safeParse(1);
+ * if (!result.success) validationProblem(result.error, "json");
+ * ```
+ */
+export function validationProblem(error: ZodError, target: string): Response {
+  const issues = error.issues.map((issue) => ({
+    path: [target, ...issue.path.map(String)].join("."),
+    message: issue.message,
+  }));
+  return problemResponse({
+    type: typeOf("validation"),
+    title: "Invalid request",
+    status: 400 satisfies ContentfulStatusCode,
+    detail: issues.map((i) => `${i.path}: ${i.message}`).join("; "),
+    issues,
+  });
+}

@@ -1,0 +1,173 @@
+/**
+ * The request and response schemas of the HTTP API (zod, through
+ * `@hono/zod-openapi`): they validate every request and produce the OpenAPI
+ * document at `/openapi.json`.
+ *
+ * @module
+ */
+import { z } from "@hono/zod-openapi";
+import {
+  MAX_DELAY_SECONDS,
+  MAX_KEY_LENGTH,
+  MAX_KEYS,
+  MAX_PROPERTIES,
+  MAX_PROPERTIES_BYTES,
+  NAME_PATTERN,
+  propertiesBytes,
+  TAG_PATTERN,
+} from "../domain/names.ts";
+
+/** A topic, consumer group or producer group name. */
+export const Name = z.string().regex(NAME_PATTERN, {
+  message: "must match ^[A-Za-z0-9_-]{1,64}$",
+}).openapi({ example: "Accompaniment" });
+
+/** A message tag. */
+export const Tag = z.string().regex(TAG_PATTERN, {
+  message: "must match ^[A-Za-z0-9_.-]{1,64}$",
+}).openapi({ example: "Ops" });
+
+/** A transaction id chosen by the client. */
+export const TransactionId = z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, {
+  message: "must match ^[A-Za-z0-9_.:-]{1,128}$",
+});
+
+/** An http(s) URL the broker calls. */
+export const HttpUrl = z.url({ protocol: /^https?$/, message: "must be an http(s) URL" });
+
+/** Seconds as a non-negative number; fractions allowed. */
+const seconds = (max: number) => z.number().min(0).max(max);
+
+/** The fields every message shares. */
+export const MessageFields = z.object({
+  body: z.unknown().optional().openapi({ description: "Any JSON value" }),
+  bodyBase64: z.base64({ message: "must be base64" }).optional(),
+  tag: Tag.optional(),
+  keys: z.array(z.string().min(1).max(MAX_KEY_LENGTH)).max(MAX_KEYS).optional(),
+  properties: z.record(z.string().min(1).max(256), z.string())
+    .refine((p) => Object.keys(p).length <= MAX_PROPERTIES, {
+      message: `at most ${MAX_PROPERTIES} properties`,
+    })
+    .refine((p) => propertiesBytes(p) <= MAX_PROPERTIES_BYTES, {
+      message: `at most ${MAX_PROPERTIES_BYTES} bytes of properties`,
+    })
+    .optional(),
+  delaySeconds: seconds(MAX_DELAY_SECONDS).optional(),
+  messageGroup: z.string().min(1).max(128).optional(),
+  dedupId: z.string().min(1).max(128).optional(),
+});
+
+/** Body of `POST /v1/topics/{topic}/messages`. */
+export const PublishBody = MessageFields.strict().openapi("PublishRequest");
+
+/** Body of `POST /v1/topics/{topic}/transactions`. */
+export const PrepareBody = MessageFields.extend({
+  transactionId: TransactionId.optional(),
+  producerGroup: Name.optional(),
+  checkUrl: HttpUrl.optional(),
+  checkAfterSeconds: seconds(24 * 3600).optional(),
+  checkIntervalSeconds: z.number().gt(0).max(24 * 3600).optional(),
+  maxChecks: z.number().int().min(1).max(1000).optional(),
+}).strict().openapi("PrepareRequest");
+
+/** Body of `PUT /v1/producer-groups/{group}`. */
+export const ProducerGroupBody = z.object({ checkUrl: HttpUrl }).strict();
+
+/** States of a transaction. */
+export const TransactionStateSchema = z.enum([
+  "prepared",
+  "executing",
+  "checking",
+  "committed",
+  "rolledBack",
+]);
+
+/** Query of `GET /v1/transactions`. */
+export const TransactionQuery = z.object({
+  state: TransactionStateSchema.optional(),
+  producerGroup: Name.optional(),
+  limit: z.coerce.number().int().min(1).max(1000).optional(),
+});
+
+/** A stored event as shown by the API. */
+export const EventSchema = z.object({
+  type: z.string(),
+  at: z.string(),
+  data: z.unknown(),
+}).openapi("Event");
+
+/** A topic. */
+export const TopicSchema = z.object({
+  name: z.string(),
+  createdAt: z.string(),
+}).openapi("Topic");
+
+/** A topic with counts. */
+export const TopicDetailSchema = TopicSchema.extend({
+  counts: z.record(z.string(), z.number()),
+}).openapi("TopicDetail");
+
+/** Result of publishing. */
+export const PublishResultSchema = z.object({
+  messageId: z.string(),
+  topic: z.string(),
+  tag: z.string().optional(),
+  publishedAt: z.string(),
+  duplicate: z.boolean(),
+}).openapi("PublishResult");
+
+/** Short form of a transaction. */
+export const TransactionResultSchema = z.object({
+  transactionId: z.string(),
+  messageId: z.string(),
+  state: TransactionStateSchema,
+}).openapi("TransactionResult");
+
+/** A transaction with its history. */
+export const TransactionSchema = z.object({
+  transactionId: z.string(),
+  messageId: z.string(),
+  topic: z.string(),
+  tag: z.string().optional(),
+  producerGroup: z.string().optional(),
+  state: TransactionStateSchema,
+  checks: z.number(),
+  createdAt: z.string(),
+  decidedAt: z.string().optional(),
+  reason: z.enum(["producer", "checkBack", "checksExhausted"]).optional(),
+  history: z.array(EventSchema).optional(),
+}).openapi("Transaction");
+
+/** A message with its body, transaction and history. */
+export const MessageSchema = z.object({
+  messageId: z.string(),
+  topic: z.string(),
+  tag: z.string().optional(),
+  keys: z.array(z.string()),
+  properties: z.record(z.string(), z.string()),
+  body: z.unknown().optional(),
+  bodyBase64: z.string().optional(),
+  storedAt: z.string(),
+  publishedAt: z.string().optional(),
+  delaySeconds: z.number().optional(),
+  messageGroup: z.string().optional(),
+  dedupId: z.string().optional(),
+  transactionId: z.string().optional(),
+  transaction: TransactionSchema.optional(),
+  history: z.array(EventSchema),
+}).openapi("Message");
+
+/** A producer group. */
+export const ProducerGroupSchema = z.object({
+  name: z.string(),
+  checkUrl: z.string(),
+  updatedAt: z.string(),
+}).openapi("ProducerGroup");
+
+/** An RFC 9457 problem details body. */
+export const ProblemSchema = z.object({
+  type: z.string(),
+  title: z.string(),
+  status: z.number(),
+  detail: z.string(),
+}).passthrough().openapi("Problem");

@@ -1,0 +1,77 @@
+/**
+ * Event streams on Deno KV. A stream is the ordered list of events under
+ * `["ev", kind, id, seq]`, seq counting from 1. Appending at an expected
+ * version adds a check that the next seq is still free to a caller's atomic
+ * operation, so the append commits together with the index updates and jobs
+ * it triggers, or not at all.
+ *
+ * @module
+ */
+import type { StoredEvent } from "../domain/events.ts";
+import { keys, type StreamKind } from "./keys.ts";
+
+/** A stream's events and its version (the seq of its last event, 0 when empty). */
+export interface StreamRead<E extends StoredEvent> {
+  readonly events: E[];
+  readonly version: number;
+}
+
+/** Identifies one stream. */
+export interface StreamId {
+  readonly kind: StreamKind;
+  readonly id: string;
+}
+
+/**
+ * Reads and appends event streams.
+ *
+ * @example
+ * ```ts
+ * import { EventStore } from "./event_store.ts";
+ * using kv = await Deno.openKv(":memory:");
+ * const store = new EventStore(kv);
+ * const stream = { kind: "msg", id: "m1" } as const;
+ * const op = kv.atomic();
+ * store.append(op, stream, 0, [{ type: "MessagePublished", data: { topic: "T" }, at: 1 }]);
+ * await op.commit();
+ * console.log((await store.read(stream)).version); // 1
+ * ```
+ */
+export class EventStore {
+  readonly #kv: Deno.Kv;
+
+  /** Creates a store over a Deno KV handle. */
+  constructor(kv: Deno.Kv) {
+    this.#kv = kv;
+  }
+
+  /** Reads a whole stream in order. */
+  async read<E extends StoredEvent>(stream: StreamId): Promise<StreamRead<E>> {
+    const events: E[] = [];
+    for await (const entry of this.#kv.list<E>({ prefix: keys.stream(stream.kind, stream.id) })) {
+      events.push(entry.value);
+    }
+    return { events, version: events.length };
+  }
+
+  /**
+   * Adds to `op` the check that `stream` is still at `expectedVersion` and the
+   * writes of `events` after it. The commit fails (`ok: false`) when another
+   * writer appended first.
+   */
+  append(
+    op: Deno.AtomicOperation,
+    stream: StreamId,
+    expectedVersion: number,
+    events: readonly StoredEvent[],
+  ): Deno.AtomicOperation {
+    if (events.length === 0) {
+      throw new RangeError("Cannot append: no events given");
+    }
+    op.check({ key: keys.event(stream.kind, stream.id, expectedVersion + 1), versionstamp: null });
+    events.forEach((event, i) => {
+      op.set(keys.event(stream.kind, stream.id, expectedVersion + 1 + i), event);
+    });
+    return op;
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * The Deno KV key layout, in one place. Every key the broker writes is built
+ * here, so the layout can be read (and migrated) as a whole.
+ *
+ * | key | value |
+ * | --- | --- |
+ * | `["topic", name]` | {@linkcode TopicRecord} |
+ * | `["producer_group", name]` | `{ name, checkUrl, updatedAt }` |
+ * | `["msg", messageId]` | message record (immutable) |
+ * | `["body", messageId, i]` | body chunk `Uint8Array` ≤ 64 KiB |
+ * | `["ev", kind, id, seq]` | stored event of stream `kind/id` |
+ * | `["log", topic, versionstamp]` | messages made visible by one commit, in order |
+ * | `["dedup", topic, dedupId]` | first message id, expires after 24 h |
+ * | `["by_key", topic, key, messageId]` | message id, for lookups by key |
+ * | `["tx_state", state, transactionId]` | `null`: transactions by current state |
+ * | `["tx_group", producerGroup, transactionId]` | `null`: transactions by producer group |
+ * | `["count", topic, counter]` | `Deno.KvU64` |
+ * | `["job", dueAt, jobId]` | a durable timer or background job |
+ * | `["job_signal"]` | bumped when a job is written, to wake sweepers |
+ *
+ * @module
+ */
+
+/** Kinds of event streams. */
+export type StreamKind = "tx" | "msg";
+
+/**
+ * Key builders for every entry the broker stores.
+ *
+ * @example
+ * ```ts
+ * import { keys } from "./keys.ts";
+ * keys.topic("Trade"); // ["topic", "Trade"]
+ * ```
+ */
+export const keys = {
+  topic: (name: string): Deno.KvKey => ["topic", name],
+  topics: (): Deno.KvKey => ["topic"],
+  producerGroup: (name: string): Deno.KvKey => ["producer_group", name],
+  message: (id: string): Deno.KvKey => ["msg", id],
+  bodyChunk: (id: string, index: number): Deno.KvKey => ["body", id, index],
+  bodyChunks: (id: string): Deno.KvKey => ["body", id],
+  event: (kind: StreamKind, id: string, seq: number): Deno.KvKey => ["ev", kind, id, seq],
+  stream: (kind: StreamKind, id: string): Deno.KvKey => ["ev", kind, id],
+  topicLog: (topic: string): Deno.KvKey => ["log", topic],
+  dedup: (topic: string, dedupId: string): Deno.KvKey => ["dedup", topic, dedupId],
+  byKey: (topic: string, key: string, messageId: string): Deno.KvKey => [
+    "by_key",
+    topic,
+    key,
+    messageId,
+  ],
+  byKeyPrefix: (topic: string, key: string): Deno.KvKey => ["by_key", topic, key],
+  txByState: (state: string, transactionId: string): Deno.KvKey => [
+    "tx_state",
+    state,
+    transactionId,
+  ],
+  txByStatePrefix: (state: string): Deno.KvKey => ["tx_state", state],
+  txStates: (): Deno.KvKey => ["tx_state"],
+  txByGroup: (group: string, transactionId: string): Deno.KvKey => [
+    "tx_group",
+    group,
+    transactionId,
+  ],
+  txByGroupPrefix: (group: string): Deno.KvKey => ["tx_group", group],
+  counter: (topic: string, name: string): Deno.KvKey => ["count", topic, name],
+  job: (dueAt: number, jobId: string): Deno.KvKey => ["job", dueAt, jobId],
+  jobs: (): Deno.KvKey => ["job"],
+  jobSignal: (): Deno.KvKey => ["job_signal"],
+} as const;
