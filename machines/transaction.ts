@@ -17,7 +17,7 @@
  *
  * @module
  */
-import { assign, setup } from "xstate";
+import { and, assign, setup } from "xstate";
 import type {
   DecisionReason,
   TransactionEvent,
@@ -146,24 +146,26 @@ export const transactionMachine = setup({
         },
         CheckBackAnswered: [
           {
-            guard: "answersCommit",
+            guard: and(["isCurrentCheck", "answersCommit"]),
             target: "committed",
             actions: { type: "decideBy", params: { reason: "checkBack" } },
           },
           {
-            guard: "answersRollback",
+            guard: and(["isCurrentCheck", "answersRollback"]),
             target: "rolledBack",
             actions: { type: "decideBy", params: { reason: "checkBack" } },
           },
-          { guard: "checksLeft", target: "executing" },
+          { guard: and(["isCurrentCheck", "checksLeft"]), target: "executing" },
           {
+            guard: "isCurrentCheck",
             target: "rolledBack",
             actions: { type: "decideBy", params: { reason: "checksExhausted" } },
           },
         ],
         CheckBackFailed: [
-          { guard: "checksLeft", target: "executing" },
+          { guard: and(["isCurrentCheck", "checksLeft"]), target: "executing" },
           {
+            guard: "isCurrentCheck",
             target: "rolledBack",
             actions: { type: "decideBy", params: { reason: "checksExhausted" } },
           },

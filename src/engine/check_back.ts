@@ -72,7 +72,10 @@ export async function callCheckBack(
   }
   const state = (payload as { state?: unknown } | null)?.state;
   if (typeof state !== "string" || !ANSWERS.includes(state)) {
-    return { ok: false, error: `producer answered without a valid state: ${JSON.stringify(state)}` };
+    return {
+      ok: false,
+      error: `producer answered without a valid state: ${JSON.stringify(state)}`,
+    };
   }
   return { ok: true, answer: state as CheckBackAnswer };
 }

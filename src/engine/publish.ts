@@ -15,6 +15,7 @@ import { keys } from "../store/keys.ts";
 import { type MessageFields, writeMessage } from "../store/message_store.ts";
 import type { EngineDeps } from "./deps.ts";
 import { countIn, type Topics } from "./topics.ts";
+import { commit } from "../store/commit.ts";
 
 /** What publishing a normal message returns. */
 export interface PublishResult {
@@ -167,7 +168,7 @@ export class Publisher {
           .set(dedupKey, dedup, { expireIn: DEDUP_WINDOW_MS });
       }
       makeVisible(kv, op, [record], at);
-      const result = await op.commit();
+      const result = await commit(op);
       if (result.ok) {
         return {
           messageId,

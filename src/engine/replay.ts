@@ -25,7 +25,9 @@ export function replayTransaction(events: readonly TransactionEvent[]): Transact
   const [first, ...rest] = events;
   if (first?.type !== "TransactionPrepared") {
     throw new TypeError(
-      `Cannot replay transaction: first event is ${first?.type ?? "missing"}, expected TransactionPrepared`,
+      `Cannot replay transaction: first event is ${
+        first?.type ?? "missing"
+      }, expected TransactionPrepared`,
     );
   }
   let [snapshot] = initialTransition(transactionMachine, { prepared: first.data, at: first.at });

@@ -17,6 +17,7 @@
  * @module
  */
 import { monotonicUlid } from "@std/ulid";
+import { commit } from "../store/commit.ts";
 import { keys } from "../store/keys.ts";
 import type { Job, StoredJob } from "./jobs.ts";
 
@@ -216,11 +217,9 @@ export class Scheduler {
       while (this.#running.size >= this.#concurrency) await Promise.race(this.#running);
       const leased = { ...entry.value, runs: entry.value.runs + 1 };
       const leaseKey = keys.job(now + this.#leaseMs, entry.value.id);
-      const claim = await this.#kv.atomic()
-        .check(entry)
-        .delete(entry.key)
-        .set(leaseKey, leased)
-        .commit();
+      const claim = await commit(
+        this.#kv.atomic().check(entry).delete(entry.key).set(leaseKey, leased),
+      );
       if (!claim.ok) continue; // another process took it
       ran++;
       const run = this.#run(leased, leaseKey).finally(() => this.#running.delete(run));
@@ -233,7 +232,7 @@ export class Scheduler {
   async #run(job: StoredJob, leaseKey: Deno.KvKey): Promise<void> {
     try {
       await this.#handler(job.job);
-      await this.#kv.delete(leaseKey);
+      await commit(this.#kv.atomic().delete(leaseKey));
     } catch (error) {
       this.#onError(error, job.job);
     }

@@ -7,6 +7,7 @@
 import { NotFoundError } from "../domain/errors.ts";
 import { keys } from "../store/keys.ts";
 import type { EngineDeps } from "./deps.ts";
+import { commit } from "../store/commit.ts";
 
 /** A topic as stored. */
 export interface TopicRecord {
@@ -73,8 +74,9 @@ export class Topics {
   async create(name: string): Promise<{ topic: TopicRecord; created: boolean }> {
     const { kv, clock } = this.#deps;
     const topic: TopicRecord = { name, createdAt: clock() };
-    const result = await kv.atomic().check({ key: keys.topic(name), versionstamp: null })
-      .set(keys.topic(name), topic).commit();
+    const result = await commit(
+      kv.atomic().check({ key: keys.topic(name), versionstamp: null }).set(keys.topic(name), topic),
+    );
     if (result.ok) return { topic, created: true };
     return { topic: await this.require(name), created: false };
   }
@@ -115,7 +117,7 @@ export class Topics {
     const { kv, clock } = this.#deps;
     const group: ProducerGroupRecord = { name, checkUrl, updatedAt: clock() };
     const previous = await kv.get(keys.producerGroup(name));
-    await kv.set(keys.producerGroup(name), group);
+    await commit(kv.atomic().set(keys.producerGroup(name), group));
     return { group, created: previous.versionstamp === null };
   }
 

@@ -34,6 +34,7 @@ import { type EngineDeps, MAX_WRITE_ATTEMPTS } from "./deps.ts";
 import { makeVisible, messageFields } from "./publish.ts";
 import { replayTransaction, type TransactionSnapshot } from "./replay.ts";
 import { countIn, type Topics } from "./topics.ts";
+import { commit } from "../store/commit.ts";
 
 /** RocketMQ's `transactionTimeOut`: first check-back after 6 s. */
 export const DEFAULT_CHECK_AFTER_SECONDS = 6;
@@ -183,7 +184,7 @@ export class Transactions {
         op.set(keys.txByGroup(prepared.producerGroup, transactionId), null);
       }
       countIn(op, topic, "prepared");
-      if ((await op.commit()).ok) return { view: viewOf(snapshot, events), created: true };
+      if ((await commit(op)).ok) return { view: viewOf(snapshot, events), created: true };
     }
     throw new ContentionError(`Cannot prepare transaction ${transactionId}: too much contention`);
   }
@@ -282,7 +283,7 @@ export class Transactions {
           countIn(op, next.context.topic, after);
         }
       }
-      if ((await op.commit()).ok) {
+      if ((await commit(op)).ok) {
         return { view: viewOf(next, [...events, event]), appended: true };
       }
     }
