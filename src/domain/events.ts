@@ -76,3 +76,40 @@ export type MessagePublished = StoredEvent<
 
 /** Every event of a message stream. */
 export type MessageEvent = MessagePublished;
+
+/** A consumer group got the message: attempt number `attempt`, invisible to others until `visibleUntil`. */
+export type DeliveryAttempted = StoredEvent<
+  "DeliveryAttempted",
+  { readonly group: string; readonly attempt: number; readonly visibleUntil: number }
+>;
+/** The consumer asked for more time before the message becomes visible again. */
+export type DeliveryVisibilityExtended = StoredEvent<
+  "DeliveryVisibilityExtended",
+  { readonly attempt: number; readonly visibleUntil: number }
+>;
+/** The consumer acknowledged the message: done for this group. */
+export type DeliveryAcked = StoredEvent<"DeliveryAcked", { readonly attempt: number }>;
+/** The attempt failed (nack, visibility timeout, push error); redelivery at `retryAt`. */
+export type DeliveryFailed = StoredEvent<
+  "DeliveryFailed",
+  { readonly attempt: number; readonly error: string; readonly retryAt: number }
+>;
+/** The last allowed attempt failed: the message is in the group's dead-letter queue. */
+export type DeliveryDeadLettered = StoredEvent<
+  "DeliveryDeadLettered",
+  { readonly attempt: number; readonly error: string }
+>;
+/** The retry delay passed: the message is ready for its next attempt. */
+export type DeliveryRetryDue = StoredEvent<"DeliveryRetryDue", { readonly attempt: number }>;
+/** An operator redrove the dead letter: it is delivered again from attempt 1. */
+export type DeliveryRedriven = StoredEvent<"DeliveryRedriven", Record<never, never>>;
+
+/** Every event of a delivery stream (one per group and message): a closed union. */
+export type DeliveryEvent =
+  | DeliveryAttempted
+  | DeliveryVisibilityExtended
+  | DeliveryAcked
+  | DeliveryFailed
+  | DeliveryDeadLettered
+  | DeliveryRetryDue
+  | DeliveryRedriven;

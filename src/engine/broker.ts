@@ -4,13 +4,17 @@
  *
  * @module
  */
+import { NotFoundError } from "../domain/errors.ts";
 import type { TransactionEvent } from "../domain/events.ts";
 import { EventStore } from "../store/event_store.ts";
 import { readMessage } from "../store/message_store.ts";
 import { callCheckBack } from "./check_back.ts";
 import type { EngineDeps } from "./deps.ts";
+import { Deliveries } from "./deliveries.ts";
+import { Groups } from "./groups.ts";
 import type { Job } from "./jobs.ts";
 import { Messages } from "./messages.ts";
+import { PushDispatcher } from "./push.ts";
 import { Publisher } from "./publish.ts";
 import { detectSchedulerMode, Scheduler, type SchedulerMode } from "./scheduler.ts";
 import { Topics } from "./topics.ts";
@@ -24,7 +28,7 @@ export interface BrokerOptions {
   fetch?: typeof fetch;
   /** How due jobs are noticed; "auto" detects whether KV queues exist. @default {"auto"} */
   schedulerMode?: SchedulerMode | "auto";
-  /** How long a started job is reserved. @default {30000} */
+  /** How long a started job is reserved. @default {15000} */
   leaseMs?: number;
   /** Period of the safety sweep for jobs. @default {10000} */
   safetySweepMs?: number;
@@ -54,6 +58,12 @@ export class Broker {
   readonly transactions: Transactions;
   /** Message queries. */
   readonly messages: Messages;
+  /** Consumer groups. */
+  readonly groups: Groups;
+  /** Delivery to consumer groups (pull). */
+  readonly deliveries: Deliveries;
+  /** Delivery to push groups. */
+  readonly push: PushDispatcher;
   /** Durable jobs. */
   readonly scheduler: Scheduler;
   readonly #deps: EngineDeps;
@@ -88,16 +98,21 @@ export class Broker {
     this.topics = new Topics(this.#deps);
     this.publisher = new Publisher(this.#deps, this.topics);
     this.transactions = new Transactions(this.#deps, this.topics);
-    this.messages = new Messages(this.#deps, this.topics, this.transactions);
+    this.groups = new Groups(this.#deps, this.topics);
+    this.deliveries = new Deliveries(this.#deps, this.groups);
+    this.push = new PushDispatcher(this.#deps, this.groups, this.deliveries);
+    this.messages = new Messages(this.#deps, this.topics, this.transactions, this.groups);
   }
 
-  /** Starts running due jobs. */
+  /** Starts running due jobs and pushing to push groups. */
   async start(): Promise<void> {
     await this.scheduler.start();
+    await this.push.start();
   }
 
-  /** Stops running jobs and waits for those in flight; the KV stays open. */
+  /** Stops jobs and pushes and waits for those in flight; the KV stays open. */
   async stop(): Promise<void> {
+    await this.push.stop();
     await this.scheduler.stop();
   }
 
@@ -112,6 +127,11 @@ export class Broker {
         return;
       case "checkBack":
         await this.#checkBack(job.transactionId, job.check);
+        return;
+      case "visibilityDue":
+        await this.deliveries.expire(job.group).catch((error) => {
+          if (!(error instanceof NotFoundError)) throw error; // the group was deleted
+        });
         return;
       default: {
         const never: never = job;

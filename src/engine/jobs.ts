@@ -20,8 +20,14 @@ export interface CheckBackJob {
   readonly check: number;
 }
 
+/** Fail the deliveries of `group` whose visibility timeout has passed. */
+export interface VisibilityDueJob {
+  readonly kind: "visibilityDue";
+  readonly group: string;
+}
+
 /** Every kind of job: a closed union. */
-export type Job = CheckBackDueJob | CheckBackJob;
+export type Job = CheckBackDueJob | CheckBackJob | VisibilityDueJob;
 
 /** A job as stored under `["job", dueAt, jobId]`. */
 export interface StoredJob {

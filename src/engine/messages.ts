@@ -6,11 +6,14 @@
  */
 import { decodeBody, type WireBody } from "../domain/body.ts";
 import { NotFoundError } from "../domain/errors.ts";
-import type { MessageEvent, StoredEvent } from "../domain/events.ts";
+import { getInitialSnapshot, transition } from "xstate";
+import { deliveryMachine, type DeliveryState } from "../../machines/delivery.ts";
+import type { DeliveryEvent, MessageEvent, StoredEvent } from "../domain/events.ts";
 import type { MessageRecord } from "../domain/message.ts";
 import { keys } from "../store/keys.ts";
 import { readBody, readMessage } from "../store/message_store.ts";
 import type { EngineDeps } from "./deps.ts";
+import type { Groups } from "./groups.ts";
 import type { Topics } from "./topics.ts";
 import type { Transactions, TransactionView } from "./transactions.ts";
 
@@ -30,6 +33,62 @@ export interface MessageView extends WireBody {
   readonly transactionId?: string;
   readonly transaction?: TransactionView;
   readonly history: readonly StoredEvent[];
+  /** Per consumer group: where its delivery stands and how it got there. */
+  readonly deliveries: readonly DeliveryView[];
+}
+
+/** One consumer group's delivery of a message. */
+export interface DeliveryView {
+  readonly group: string;
+  readonly state: DeliveryState;
+  readonly attempts: readonly { attempt: number; at: number; error?: string }[];
+  readonly ackedAt?: number;
+  readonly deadLetteredAt?: number;
+  readonly history: readonly StoredEvent[];
+}
+
+/**
+ * Replays one delivery stream into its view.
+ *
+ * @example
+ * ```ts
+ * import { deliveryView } from "./messages.ts";
+ * deliveryView("ops", []).state; // "pending"
+ * ```
+ */
+export function deliveryView(group: string, events: readonly DeliveryEvent[]): DeliveryView {
+  let snapshot = getInitialSnapshot(deliveryMachine);
+  const attempts: { attempt: number; at: number; error?: string }[] = [];
+  let ackedAt: number | undefined;
+  let deadLetteredAt: number | undefined;
+  for (const event of events) {
+    [snapshot] = transition(deliveryMachine, snapshot, event);
+    switch (event.type) {
+      case "DeliveryAttempted":
+        attempts.push({ attempt: event.data.attempt, at: event.at });
+        break;
+      case "DeliveryFailed":
+      case "DeliveryDeadLettered": {
+        const last = attempts.at(-1);
+        if (last) last.error = event.data.error;
+        if (event.type === "DeliveryDeadLettered") deadLetteredAt = event.at;
+        break;
+      }
+      case "DeliveryAcked":
+        ackedAt = event.at;
+        break;
+      default:
+        break;
+    }
+  }
+  return {
+    group,
+    state: snapshot.value as DeliveryState,
+    attempts,
+    history: events,
+    ...(ackedAt !== undefined ? { ackedAt } : {}),
+    ...(deadLetteredAt !== undefined ? { deadLetteredAt } : {}),
+  };
 }
 
 /**
@@ -46,12 +105,14 @@ export class Messages {
   readonly #deps: EngineDeps;
   readonly #topics: Topics;
   readonly #transactions: Transactions;
+  readonly #groups: Groups;
 
   /** Creates the queries over the engine's collaborators. */
-  constructor(deps: EngineDeps, topics: Topics, transactions: Transactions) {
+  constructor(deps: EngineDeps, topics: Topics, transactions: Transactions, groups: Groups) {
     this.#deps = deps;
     this.#topics = topics;
     this.#transactions = transactions;
+    this.#groups = groups;
   }
 
   /** Reads one message with its body, transaction and history. */
@@ -73,7 +134,33 @@ export class Messages {
       ...(published ? { publishedAt: published.at } : {}),
       ...(transaction ? { transaction } : {}),
       history: events,
+      deliveries: published ? await this.#deliveries(record, published.at) : [],
     };
+  }
+
+  /** Deliveries with events, plus matching groups that have not attempted it yet. */
+  async #deliveries(record: MessageRecord, publishedAt: number): Promise<DeliveryView[]> {
+    const byGroup = new Map<string, DeliveryEvent[]>();
+    const iter = this.#deps.kv.list<DeliveryEvent>({
+      start: keys.stream("dlv", `${record.messageId}:`),
+      end: keys.stream("dlv", `${record.messageId};`),
+    });
+    for await (const entry of iter) {
+      const group = (entry.key[2] as string).slice(record.messageId.length + 1);
+      const events = byGroup.get(group) ?? [];
+      events.push(entry.value);
+      byGroup.set(group, events);
+    }
+    const views = [...byGroup].map(([group, events]) => deliveryView(group, events));
+    for (const group of await this.#groups.list()) {
+      if (byGroup.has(group.name) || group.createdAt > publishedAt) continue;
+      const { subscriptions } = await this.#groups.compiled(group.name);
+      const subscribed = subscriptions.some((s) =>
+        s.topic === record.topic && s.matches(record.tag, record.properties)
+      );
+      if (subscribed) views.push(deliveryView(group.name, []));
+    }
+    return views.sort((a, b) => a.group.localeCompare(b.group));
   }
 
   /** Lists visible messages of `topic` carrying `key`, newest first. */

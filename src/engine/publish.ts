@@ -84,6 +84,7 @@ export function makeVisible(
   }
   for (const [topic, entries] of byTopic) {
     op.set([...keys.topicLog(topic), kv.commitVersionstamp()], entries);
+    op.sum(keys.topicHead(topic), 1n);
     countIn(op, topic, "published", entries.length);
   }
   return op;

@@ -33,7 +33,7 @@ export interface SchedulerOptions {
   mode?: SchedulerMode;
   /** Current time in epoch ms. @default {Date.now} */
   clock?: () => number;
-  /** How long a started job is reserved for its runner. @default {30000} */
+  /** How long a started job is reserved for its runner. @default {15000} */
   leaseMs?: number;
   /** Period of the safety sweep. @default {10000} */
   safetySweepMs?: number;
@@ -112,7 +112,7 @@ export class Scheduler {
     this.#handler = handler;
     this.#mode = options.mode ?? "sweep";
     this.#clock = options.clock ?? Date.now;
-    this.#leaseMs = options.leaseMs ?? 30_000;
+    this.#leaseMs = options.leaseMs ?? 15_000;
     this.#safetySweepMs = options.safetySweepMs ?? 10_000;
     this.#concurrency = options.concurrency ?? 64;
     this.#onError = options.onError ?? ((error, job) => console.error("job failed", job, error));
@@ -127,13 +127,18 @@ export class Scheduler {
   schedule(op: Deno.AtomicOperation, job: Job, dueAt: number): Deno.AtomicOperation {
     const id = monotonicUlid();
     op.set(keys.job(dueAt, id), { id, job, runs: 0 } satisfies StoredJob);
+    this.#ring(op, dueAt - this.#clock());
+    return op;
+  }
+
+  /** Adds what wakes a scheduler `delayMs` from now: a doorbell, or the signal sweepers watch. */
+  #ring(op: Deno.AtomicOperation, delayMs: number): void {
     if (this.#mode === "queue") {
-      const delay = Math.min(Math.max(0, dueAt - this.#clock()), MAX_ENQUEUE_DELAY_MS);
+      const delay = Math.min(Math.max(0, delayMs), MAX_ENQUEUE_DELAY_MS);
       op.enqueue({ kind: DOORBELL } satisfies Doorbell, { delay: Math.ceil(delay) });
     } else {
       op.sum(keys.jobSignal(), 1n);
     }
-    return op;
   }
 
   /** Starts noticing due jobs (see the module doc); resolves once the first sweep started them. */
@@ -217,9 +222,10 @@ export class Scheduler {
       while (this.#running.size >= this.#concurrency) await Promise.race(this.#running);
       const leased = { ...entry.value, runs: entry.value.runs + 1 };
       const leaseKey = keys.job(now + this.#leaseMs, entry.value.id);
-      const claim = await commit(
-        this.#kv.atomic().check(entry).delete(entry.key).set(leaseKey, leased),
-      );
+      const op = this.#kv.atomic().check(entry).delete(entry.key).set(leaseKey, leased);
+      // If this process dies mid-job, the doorbell (or the signal) brings the job back.
+      this.#ring(op, this.#leaseMs);
+      const claim = await commit(op);
       if (!claim.ok) continue; // another process took it
       ran++;
       const run = this.#run(leased, leaseKey).finally(() => this.#running.delete(run));

@@ -9,6 +9,7 @@ import type { MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { requestId } from "hono/request-id";
 import type { Broker } from "../engine/broker.ts";
+import { groupsRouter } from "./groups.ts";
 import { messagesRouter } from "./messages.ts";
 import { onError, problemResponse } from "./problem.ts";
 import { producerGroupsRouter } from "./producer_groups.ts";
@@ -54,6 +55,11 @@ export function createApp(broker: Broker, options: AppOptions = {}) {
   );
   app.use(requestId());
   app.use(async (c, next) => {
+    await next();
+    // Problem responses are built without the context; give them the request id too.
+    if (!c.res.headers.has("x-request-id")) c.res.headers.set("x-request-id", c.var.requestId);
+  });
+  app.use(async (c, next) => {
     c.set("broker", broker);
     await next();
   });
@@ -76,6 +82,7 @@ export function createApp(broker: Broker, options: AppOptions = {}) {
   app.route("/", transactionsRouter);
   app.route("/", producerGroupsRouter);
   app.route("/", messagesRouter);
+  app.route("/", groupsRouter);
   app.doc31("/openapi.json", {
     openapi: "3.1.0",
     info: {

@@ -6,12 +6,15 @@
  */
 import type { z } from "@hono/zod-openapi";
 import type { StoredEvent } from "../domain/events.ts";
-import type { MessageView } from "../engine/messages.ts";
+import type { DeliveryView, MessageView } from "../engine/messages.ts";
 import type { PublishResult } from "../engine/publish.ts";
+import type { GroupRecord } from "../engine/groups.ts";
 import type { ProducerGroupRecord, TopicRecord, TopicView } from "../engine/topics.ts";
 import type { TransactionView } from "../engine/transactions.ts";
 import type {
+  DeliverySchema,
   EventSchema,
+  GroupSchema,
   MessageSchema,
   ProducerGroupSchema,
   PublishResultSchema,
@@ -75,7 +78,8 @@ export function presentTransaction(
 
 /** A message for the API. */
 export function presentMessage(view: MessageView): z.infer<typeof MessageSchema> {
-  const { storedAt, publishedAt, transaction, history, keys, properties, ...rest } = view;
+  const { storedAt, publishedAt, transaction, history, keys, properties, deliveries, ...rest } =
+    view;
   return {
     ...rest,
     keys: [...keys],
@@ -83,6 +87,19 @@ export function presentMessage(view: MessageView): z.infer<typeof MessageSchema>
     storedAt: iso(storedAt),
     ...(publishedAt !== undefined ? { publishedAt: iso(publishedAt) } : {}),
     ...(transaction ? { transaction: presentTransaction(transaction) } : {}),
+    history: history.map(presentEvent),
+    deliveries: deliveries.map(presentDelivery),
+  };
+}
+
+/** A delivery for the API. */
+export function presentDelivery(view: DeliveryView): z.infer<typeof DeliverySchema> {
+  const { attempts, ackedAt, deadLetteredAt, history, ...rest } = view;
+  return {
+    ...rest,
+    attempts: attempts.map((a) => ({ ...a, at: iso(a.at) })),
+    ...(ackedAt !== undefined ? { ackedAt: iso(ackedAt) } : {}),
+    ...(deadLetteredAt !== undefined ? { deadLetteredAt: iso(deadLetteredAt) } : {}),
     history: history.map(presentEvent),
   };
 }
@@ -92,4 +109,25 @@ export function presentProducerGroup(
   group: ProducerGroupRecord,
 ): z.infer<typeof ProducerGroupSchema> {
   return { ...group, updatedAt: iso(group.updatedAt) };
+}
+
+/** A consumer group for the API; the push secret is never shown. */
+export function presentGroup(group: GroupRecord): z.infer<typeof GroupSchema> {
+  const { delivery, createdAt, updatedAt, subscriptions, retryDelaysSeconds, ...rest } = group;
+  return {
+    ...rest,
+    subscriptions: subscriptions.map((s) => ({ ...s })),
+    retryDelaysSeconds: [...retryDelaysSeconds],
+    delivery: delivery.mode === "push"
+      ? {
+        mode: "push",
+        url: delivery.url,
+        hasSecret: delivery.secret !== undefined,
+        timeoutSeconds: delivery.timeoutSeconds,
+        maxConcurrency: delivery.maxConcurrency,
+      }
+      : { mode: "pull" },
+    createdAt: iso(createdAt),
+    updatedAt: iso(updatedAt),
+  };
 }

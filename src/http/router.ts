@@ -11,7 +11,7 @@ import { ProblemSchema } from "./schemas.ts";
 
 /** Variables routes read from the context. */
 export interface AppEnv {
-  Variables: { broker: Broker };
+  Variables: { broker: Broker; requestId: string };
 }
 
 /**

@@ -138,6 +138,20 @@ export const TransactionSchema = z.object({
   history: z.array(EventSchema).optional(),
 }).openapi("Transaction");
 
+/** One consumer group's delivery of a message. */
+export const DeliverySchema = z.object({
+  group: z.string(),
+  state: z.enum(["pending", "inFlight", "retrying", "acked", "deadLettered"]),
+  attempts: z.array(z.object({
+    attempt: z.number(),
+    at: z.string(),
+    error: z.string().optional(),
+  })),
+  ackedAt: z.string().optional(),
+  deadLetteredAt: z.string().optional(),
+  history: z.array(EventSchema),
+}).openapi("Delivery");
+
 /** A message with its body, transaction and history. */
 export const MessageSchema = z.object({
   messageId: z.string(),
@@ -155,6 +169,7 @@ export const MessageSchema = z.object({
   transactionId: z.string().optional(),
   transaction: TransactionSchema.optional(),
   history: z.array(EventSchema),
+  deliveries: z.array(DeliverySchema),
 }).openapi("Message");
 
 /** A producer group. */
@@ -171,3 +186,122 @@ export const ProblemSchema = z.object({
   status: z.number(),
   detail: z.string(),
 }).passthrough().openapi("Problem");
+
+/** One subscription of a consumer group. */
+export const SubscriptionSchema = z.object({
+  topic: Name,
+  tags: z.string().max(4096).optional().openapi({ example: "Ops || Orchestration" }),
+  sql: z.string().min(1).max(8192).optional().openapi({
+    example: "amount > 100 AND region = 'SH'",
+  }),
+}).strict();
+
+/** Body of `PUT /v1/groups/{group}`. */
+export const GroupBody = z.object({
+  subscriptions: z.array(SubscriptionSchema).min(1).max(32),
+  delivery: z.discriminatedUnion("mode", [
+    z.object({ mode: z.literal("pull") }).strict(),
+    z.object({
+      mode: z.literal("push"),
+      url: HttpUrl,
+      secret: z.string().min(1).max(256).optional(),
+      timeoutSeconds: z.number().gt(0).max(300).optional(),
+      maxConcurrency: z.number().int().min(1).max(256).optional(),
+    }).strict(),
+  ]).optional(),
+  maxRetries: z.number().int().min(0).max(64).optional(),
+  retryDelaysSeconds: z.array(z.number().min(0).max(86_400)).min(1).max(64).optional(),
+  visibilityTimeoutSeconds: z.number().gt(0).max(43_200).optional(),
+  ordered: z.boolean().optional(),
+}).strict().openapi("GroupRequest");
+
+/** A consumer group as shown (the push secret is never shown). */
+export const GroupSchema = z.object({
+  name: z.string(),
+  subscriptions: z.array(z.object({
+    topic: z.string(),
+    tags: z.string().optional(),
+    sql: z.string().optional(),
+  })),
+  delivery: z.object({
+    mode: z.enum(["pull", "push"]),
+    url: z.string().optional(),
+    hasSecret: z.boolean().optional(),
+    timeoutSeconds: z.number().optional(),
+    maxConcurrency: z.number().optional(),
+  }),
+  maxRetries: z.number(),
+  retryDelaysSeconds: z.array(z.number()),
+  visibilityTimeoutSeconds: z.number(),
+  ordered: z.boolean(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+}).openapi("Group");
+
+/** A consumer group with its delivery counts. */
+export const GroupDetailSchema = GroupSchema.extend({
+  backlog: z.number(),
+  inFlight: z.number(),
+  retrying: z.number(),
+  deadLettered: z.number(),
+  acked: z.number(),
+}).openapi("GroupDetail");
+
+/** Body of `POST /v1/groups/{group}/receive`. */
+export const ReceiveBody = z.object({
+  max: z.number().int().min(1).max(256).optional(),
+  waitSeconds: z.number().min(0).max(30).optional(),
+  visibilityTimeoutSeconds: z.number().gt(0).max(43_200).optional(),
+}).strict();
+
+/** A delivered message. */
+export const ReceivedMessageSchema = z.object({
+  messageId: z.string(),
+  receiptHandle: z.string().optional(),
+  topic: z.string(),
+  tag: z.string().optional(),
+  keys: z.array(z.string()),
+  properties: z.record(z.string(), z.string()),
+  body: z.unknown().optional(),
+  bodyBase64: z.string().optional(),
+  publishedAt: z.string(),
+  attempt: z.number(),
+  transactionId: z.string().optional(),
+  messageGroup: z.string().optional(),
+}).openapi("ReceivedMessage");
+
+/** Receipt handles to settle. */
+const ReceiptHandles = z.array(z.string().min(1).max(2048)).min(1).max(1000);
+
+/** Body of `POST /v1/groups/{group}/ack`. */
+export const AckBody = z.object({ receiptHandles: ReceiptHandles }).strict();
+
+/** Body of `POST /v1/groups/{group}/nack`. */
+export const NackBody = z.object({
+  receiptHandles: ReceiptHandles,
+  delaySeconds: z.number().min(0).max(86_400).optional(),
+}).strict();
+
+/** Handles that could not be settled. */
+export const FailedHandles = z.array(z.object({ receiptHandle: z.string(), reason: z.string() }));
+
+/** Body of `POST /v1/groups/{group}/visibility`. */
+export const VisibilityBody = z.object({
+  receiptHandle: z.string().min(1).max(2048),
+  visibilityTimeoutSeconds: z.number().gt(0).max(43_200),
+}).strict();
+
+/** A dead letter as listed. */
+export const DeadLetterSchema = z.object({
+  messageId: z.string(),
+  topic: z.string(),
+  tag: z.string().optional(),
+  attempts: z.number(),
+  lastError: z.string(),
+  deadLetteredAt: z.string(),
+}).openapi("DeadLetter");
+
+/** Body of `POST /v1/groups/{group}/dead-letters/redrive`. */
+export const RedriveBody = z.object({
+  messageIds: z.array(z.string().min(1).max(128)).max(1000).optional(),
+}).strict();

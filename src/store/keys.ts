@@ -17,12 +17,23 @@
  * | `["count", topic, counter]` | `Deno.KvU64` |
  * | `["job", dueAt, jobId]` | a durable timer or background job |
  * | `["job_signal"]` | bumped when a job is written, to wake sweepers |
+ * | `["topic_head", topic]` | `Deno.KvU64` bumped by every commit that adds to the topic log |
+ * | `["group", name]` | consumer group configuration |
+ * | `["groups_version"]` | `Deno.KvU64` bumped when any group changes |
+ * | `["group_signal", group]` | `Deno.KvU64` bumped when work becomes ready outside the topic log |
+ * | `["cursor", group, topic]` | the group's position in the topic log |
+ * | `["inflight", group, visibleUntil, messageId]` | a delivery in flight |
+ * | `["due", group, dueAt, messageId]` | a delivery waiting for its time (retry, delay, redrive) |
+ * | `["dlq", group, messageId]` | a dead letter |
+ * | `["mg_lock", group, messageGroup]` | the message of an ordered group's message group in progress |
+ * | `["mg_wait", group, messageGroup, versionstamp, index]` | messages waiting behind it, in order |
+ * | `["gcount", group, counter]` | `Deno.KvU64` delivery counters |
  *
  * @module
  */
 
 /** Kinds of event streams. */
-export type StreamKind = "tx" | "msg";
+export type StreamKind = "tx" | "msg" | "dlv";
 
 /**
  * Key builders for every entry the broker stores.
@@ -68,4 +79,45 @@ export const keys = {
   job: (dueAt: number, jobId: string): Deno.KvKey => ["job", dueAt, jobId],
   jobs: (): Deno.KvKey => ["job"],
   jobSignal: (): Deno.KvKey => ["job_signal"],
+  topicHead: (topic: string): Deno.KvKey => ["topic_head", topic],
+  group: (name: string): Deno.KvKey => ["group", name],
+  groups: (): Deno.KvKey => ["group"],
+  groupsVersion: (): Deno.KvKey => ["groups_version"],
+  groupSignal: (group: string): Deno.KvKey => ["group_signal", group],
+  cursor: (group: string, topic: string): Deno.KvKey => ["cursor", group, topic],
+  cursors: (group: string): Deno.KvKey => ["cursor", group],
+  inflight: (group: string, visibleUntil: number, messageId: string): Deno.KvKey => [
+    "inflight",
+    group,
+    visibleUntil,
+    messageId,
+  ],
+  inflights: (group: string): Deno.KvKey => ["inflight", group],
+  due: (group: string, dueAt: number, messageId: string): Deno.KvKey => [
+    "due",
+    group,
+    dueAt,
+    messageId,
+  ],
+  dues: (group: string): Deno.KvKey => ["due", group],
+  deadLetter: (group: string, messageId: string): Deno.KvKey => ["dlq", group, messageId],
+  deadLetters: (group: string): Deno.KvKey => ["dlq", group],
+  orderLock: (group: string, messageGroup: string): Deno.KvKey => [
+    "mg_lock",
+    group,
+    messageGroup,
+  ],
+  orderLocks: (group: string): Deno.KvKey => ["mg_lock", group],
+  orderWait: (
+    group: string,
+    messageGroup: string,
+    versionstamp: string,
+    index: number,
+  ): Deno.KvKey => ["mg_wait", group, messageGroup, versionstamp, index],
+  orderWaits: (group: string, messageGroup?: string): Deno.KvKey =>
+    messageGroup === undefined ? ["mg_wait", group] : ["mg_wait", group, messageGroup],
+  groupCounter: (group: string, name: string): Deno.KvKey => ["gcount", group, name],
+  groupCounters: (group: string): Deno.KvKey => ["gcount", group],
+  /** A delivery stream's id: message first, so one message's deliveries sort together. */
+  deliveryStreamId: (messageId: string, group: string): string => `${messageId}:${group}`,
 } as const;

@@ -110,7 +110,11 @@ Deno.test("when the check budget is spent the transaction rolls back as checksEx
 });
 
 Deno.test("a decision through the API wins over a check in flight; the late answer is only recorded", () => {
-  const { snapshot } = run(started, requested(1), { type: "TransactionCommitted", data: {}, at: 12 });
+  const { snapshot } = run(started, requested(1), {
+    type: "TransactionCommitted",
+    data: {},
+    at: 12,
+  });
   assertEquals(snapshot.value, "committed");
   assert(snapshot.can(answered(1, "rollback")));
   const [after, actions] = transition(transactionMachine, snapshot, answered(1, "rollback"));

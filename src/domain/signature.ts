@@ -1,0 +1,68 @@
+/**
+ * Signatures of pushed messages: `Escrow-Signature: v1=<hex HMAC-SHA256 of
+ * "${timestamp}.${rawBody}">`, with the group's secret. The same functions
+ * sign on the broker and verify in the SDK.
+ *
+ * @module
+ */
+import { encodeHex } from "@std/encoding/hex";
+
+const encoder = new TextEncoder();
+
+async function hmac(secret: string, payload: string): Promise<Uint8Array> {
+  const key = await crypto.subtle.importKey(
+    "raw",
+    encoder.encode(secret),
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["sign"],
+  );
+  return new Uint8Array(await crypto.subtle.sign("HMAC", key, encoder.encode(payload)));
+}
+
+/**
+ * The `Escrow-Signature` header value for a body sent at `timestamp`.
+ *
+ * @example
+ * ```ts
+ * import { sign } from "./signature.ts";
+ * const header = await sign("s3cret", "1767225600", '{"messageId":"m1"}');
+ * header.startsWith("v1="); // true
+ * ```
+ */
+export async function sign(secret: string, timestamp: string, rawBody: string): Promise<string> {
+  return `v1=${encodeHex(await hmac(secret, `${timestamp}.${rawBody}`))}`;
+}
+
+/**
+ * Whether `header` carries a valid v1 signature of `rawBody` at `timestamp`,
+ * compared in constant time.
+ *
+ * @example
+ * ```ts
+ * import { sign, verify } from "./signature.ts";
+ * const header = await sign("s3cret", "1767225600", "{}");
+ * await verify("s3cret", "1767225600", "{}", header); // true
+ * ```
+ */
+export async function verify(
+  secret: string,
+  timestamp: string,
+  rawBody: string,
+  header: string,
+): Promise<boolean> {
+  const expected = await sign(secret, timestamp, rawBody);
+  const candidates = header.split(",").map((part) => part.trim()).filter((p) =>
+    p.startsWith("v1=")
+  );
+  let ok = false;
+  for (const candidate of candidates) {
+    if (candidate.length !== expected.length) continue;
+    let diff = 0;
+    for (let i = 0; i < expected.length; i++) {
+      diff |= candidate.charCodeAt(i) ^ expected.charCodeAt(i);
+    }
+    ok ||= diff === 0;
+  }
+  return ok;
+}

@@ -1,0 +1,831 @@
+/**
+ * Delivering committed messages to consumer groups.
+ *
+ * Routing happens at read time: a group keeps a cursor in each subscribed
+ * topic's log, and a receive walks the log from there, keeps the entries its
+ * subscription matches and moves the cursor, all in one commit with the
+ * deliveries it starts. Publishing therefore writes nothing per group.
+ *
+ * Each (group, message) delivery is a {@linkcode deliveryMachine}; its events
+ * go to the stream `["ev", "dlv", messageId:group]`. A receive of many
+ * messages, or an ack of many handles, is one commit. Nothing is replayed on
+ * these hot paths: a receipt handle names the stream head it was issued at,
+ * and the append at the next seq is checked, so the machine's snapshot is
+ * rebuilt from the handle and a stale handle can never settle a delivery.
+ *
+ * @module
+ */
+import { transition } from "xstate";
+import {
+  type DeliveryContext,
+  deliveryMachine,
+  type DeliveryState,
+} from "../../machines/delivery.ts";
+import { decodeBody, type WireBody } from "../domain/body.ts";
+import { ContentionError } from "../domain/errors.ts";
+import type { DeliveryEvent, MessageEvent } from "../domain/events.ts";
+import type { LogEntry, MessageRecord } from "../domain/message.ts";
+import {
+  decodeReceiptHandle,
+  encodeReceiptHandle,
+  type ReceiptHandle,
+} from "../domain/receipt_handle.ts";
+import { nextRetry } from "../domain/retry_policy.ts";
+import { commit } from "../store/commit.ts";
+import { adjust } from "../store/counters.ts";
+import { keys } from "../store/keys.ts";
+import { readBody } from "../store/message_store.ts";
+import { type EngineDeps, MAX_WRITE_ATTEMPTS } from "./deps.ts";
+import type { CompiledGroup, Cursor, GroupCounter, Groups } from "./groups.ts";
+
+/** A message handed to a consumer. */
+export interface ReceivedMessage extends WireBody {
+  readonly messageId: string;
+  readonly receiptHandle: string;
+  readonly topic: string;
+  readonly tag?: string;
+  readonly keys: readonly string[];
+  readonly properties: Readonly<Record<string, string>>;
+  readonly publishedAt: number;
+  readonly attempt: number;
+  readonly transactionId?: string;
+  readonly messageGroup?: string;
+}
+
+/** Options of {@linkcode Deliveries.receive}. */
+export interface ReceiveOptions {
+  /** Most messages to return. @default {16} */
+  readonly max?: number;
+  /** How long to wait for a message when none is ready, in ms. @default {0} */
+  readonly waitMs?: number;
+  /** Overrides the group's visibility timeout, in seconds. */
+  readonly visibilityTimeoutSeconds?: number;
+  /** Ends a long poll early (the client went away). */
+  readonly signal?: AbortSignal;
+}
+
+/** Result of settling receipt handles. */
+export interface SettleResult {
+  readonly settled: number;
+  readonly failed: { readonly receiptHandle: string; readonly reason: string }[];
+}
+
+/** A dead letter as listed. */
+export interface DeadLetterRecord {
+  readonly messageId: string;
+  readonly topic: string;
+  readonly tag?: string;
+  readonly attempts: number;
+  readonly lastError: string;
+  readonly deadLetteredAt: number;
+  /** Seq of the `DeliveryDeadLettered` event. */
+  readonly seq: number;
+  readonly messageGroup?: string;
+}
+
+/** A delivery in flight, indexed by the end of its visibility timeout. */
+interface InflightRecord {
+  readonly messageId: string;
+  readonly topic: string;
+  readonly seq: number;
+  readonly attempt: number;
+  readonly messageGroup?: string;
+}
+
+/** A delivery waiting for its time: a retry, a delayed message, a redrive, an unparked one. */
+interface DueRecord {
+  readonly messageId: string;
+  readonly topic: string;
+  /** Seq of the stream's last event (0 before the first attempt). */
+  readonly seq: number;
+  /** Attempts made so far. */
+  readonly attempt: number;
+  /** True when the delivery is `retrying` (a `DeliveryRetryDue` comes first). */
+  readonly retry: boolean;
+  readonly publishedAt: number;
+  readonly messageGroup?: string;
+}
+
+/** A message waiting behind its message group's current one. */
+interface OrderWaitRecord {
+  readonly messageId: string;
+  readonly topic: string;
+  readonly publishedAt: number;
+  readonly deliverAt?: number;
+}
+
+/** The message group lock of an ordered group. */
+interface OrderLock {
+  readonly messageId: string;
+}
+
+/** A delivery being settled (acked or failed). */
+interface Settling extends ReceiptHandle {
+  readonly text: string;
+}
+
+/** What one receive starts for one message. */
+interface Pick {
+  readonly messageId: string;
+  readonly topic: string;
+  readonly publishedAt: number;
+  readonly seq: number;
+  readonly attempt: number;
+  readonly retry: boolean;
+  readonly messageGroup?: string;
+}
+
+/** A pick once its delivery started: the seq and attempt of `DeliveryAttempted`. */
+interface Started extends Pick {
+  readonly visibleUntil: number;
+}
+
+/** Most optimistic checks one commit may carry (Deno KV allows 100). */
+const MAX_CHECKS = 90;
+/** Most handles settled in one commit (each needs one check, plus order locks). */
+const SETTLE_CHUNK = 40;
+/** Most log entries one receive looks at before committing what it found. */
+const SCAN_LIMIT = 5_000;
+/** Most messages one receive returns. */
+export const MAX_RECEIVE = 256;
+
+/** The named actions a delivery transition asks the engine to carry out. */
+function planDelivery(
+  state: DeliveryState,
+  context: DeliveryContext,
+  event: DeliveryEvent,
+): { next: DeliveryState; actions: string[] } {
+  const snapshot = deliveryMachine.resolveState({ value: state, context });
+  if (!snapshot.can(event)) {
+    throw new TypeError(`Cannot apply ${event.type}: current state is ${state}`);
+  }
+  const [next, actions] = transition(deliveryMachine, snapshot, event);
+  return { next: next.value as DeliveryState, actions: actions.map((a) => a.type) };
+}
+
+const streamKey = (group: string, messageId: string, seq: number) =>
+  keys.event("dlv", keys.deliveryStreamId(messageId, group), seq);
+
+/**
+ * Receive, ack, nack, visibility, expiry, dead letters and redrive.
+ *
+ * @example
+ * ```ts
+ * import { Deliveries } from "./deliveries.ts";
+ * declare const deliveries: Deliveries;
+ * const messages = await deliveries.receive("ops", { max: 16, waitMs: 20_000 });
+ * await deliveries.ack("ops", messages.map((m) => m.receiptHandle));
+ * ```
+ */
+export class Deliveries {
+  readonly #deps: EngineDeps;
+  readonly #groups: Groups;
+
+  /** Creates the use cases over the engine's collaborators. */
+  constructor(deps: EngineDeps, groups: Groups) {
+    this.#deps = deps;
+    this.#groups = groups;
+  }
+
+  /**
+   * Starts delivery of up to `max` ready messages and returns them with
+   * their receipt handles; with `waitMs`, waits for one to be ready.
+   */
+  async receive(groupName: string, options: ReceiveOptions = {}): Promise<ReceivedMessage[]> {
+    const max = Math.min(options.max ?? 16, MAX_RECEIVE);
+    const deadline = this.#deps.clock() + (options.waitMs ?? 0);
+    for (;;) {
+      const group = await this.#groups.compiled(groupName);
+      const vt = options.visibilityTimeoutSeconds ?? group.record.visibilityTimeoutSeconds;
+      const picks = await this.#start(group, max, vt * 1000);
+      if (picks.length > 0) return await this.#load(group, picks);
+      const now = this.#deps.clock();
+      if (now >= deadline || options.signal?.aborted) return [];
+      await this.#waitForWork(group, deadline, options.signal);
+    }
+  }
+
+  /** Acknowledges deliveries; unknown, expired or stale handles are listed as failed. */
+  async ack(groupName: string, handles: readonly string[]): Promise<SettleResult> {
+    return await this.#settle(groupName, handles, { kind: "ack" });
+  }
+
+  /** Fails the current attempts now; they are retried after `delayMs` or the group's schedule. */
+  async nack(
+    groupName: string,
+    handles: readonly string[],
+    delayMs?: number,
+  ): Promise<SettleResult> {
+    return await this.#settle(groupName, handles, {
+      kind: "fail",
+      error: "nack",
+      ...(delayMs !== undefined ? { delayMs } : {}),
+    });
+  }
+
+  /** Fails deliveries with a reason (push failures use this). */
+  async fail(groupName: string, handles: readonly string[], error: string): Promise<SettleResult> {
+    return await this.#settle(groupName, handles, { kind: "fail", error });
+  }
+
+  /**
+   * Moves the end of a delivery's visibility timeout to now + `seconds` and
+   * returns a new handle; the old one stops working.
+   */
+  async changeVisibility(
+    groupName: string,
+    handleText: string,
+    seconds: number,
+  ): Promise<{ receiptHandle: string; visibleUntil: number } | { failed: string }> {
+    const { kv, clock, scheduler } = this.#deps;
+    const handle = decodeReceiptHandle(handleText);
+    if (!handle || handle.group !== groupName) return { failed: "unknown receipt handle" };
+    const now = clock();
+    if (handle.visibleUntil <= now) return { failed: "receipt handle expired" };
+    const visibleUntil = now + seconds * 1000;
+    const event: DeliveryEvent = {
+      type: "DeliveryVisibilityExtended",
+      data: { attempt: handle.attempt, visibleUntil },
+      at: now,
+    };
+    const op = kv.atomic();
+    await this.#apply(op, await this.#groups.compiled(groupName), handle, "inFlight", event, {
+      oldVisibleUntil: handle.visibleUntil,
+    });
+    scheduler.schedule(op, { kind: "visibilityDue", group: groupName }, visibleUntil);
+    if (!(await commit(op)).ok) return { failed: "receipt handle expired or already settled" };
+    const next: ReceiptHandle = { ...handle, seq: handle.seq + 1, visibleUntil };
+    return { receiptHandle: encodeReceiptHandle(next), visibleUntil };
+  }
+
+  /** Fails every delivery of the group whose visibility timeout has passed; returns how many. */
+  async expire(groupName: string): Promise<number> {
+    const { kv, clock } = this.#deps;
+    const now = clock();
+    const expired: Settling[] = [];
+    const iter = kv.list<InflightRecord>({
+      start: keys.inflights(groupName),
+      end: [...keys.inflights(groupName), now + 1],
+    });
+    for await (const entry of iter) {
+      const visibleUntil = entry.key[2] as number;
+      const handle: ReceiptHandle = { ...entry.value, group: groupName, visibleUntil };
+      expired.push({ ...handle, text: encodeReceiptHandle(handle) });
+    }
+    if (expired.length === 0) return 0;
+    const result = await this.#settleHandles(groupName, expired, {
+      kind: "fail",
+      error: "visibility timeout",
+    });
+    return result.settled;
+  }
+
+  /** Lists a group's dead letters, oldest message first, with a cursor for the next page. */
+  async deadLetters(
+    groupName: string,
+    options: { limit?: number; cursor?: string } = {},
+  ): Promise<{ messages: DeadLetterRecord[]; cursor?: string }> {
+    await this.#groups.require(groupName);
+    const iter = this.#deps.kv.list<DeadLetterRecord>({ prefix: keys.deadLetters(groupName) }, {
+      limit: options.limit ?? 100,
+      ...(options.cursor ? { cursor: options.cursor } : {}),
+    });
+    const messages: DeadLetterRecord[] = [];
+    for await (const entry of iter) messages.push(entry.value);
+    const records = await this.#records(messages.map((m) => m.messageId));
+    for (const [i, message] of messages.entries()) {
+      const tag = records.get(message.messageId)?.tag;
+      if (tag !== undefined) messages[i] = { ...message, tag };
+    }
+    const more = messages.length === (options.limit ?? 100) && iter.cursor !== "";
+    return { messages, ...(more ? { cursor: iter.cursor } : {}) };
+  }
+
+  /** Delivers dead letters again from attempt 1 (all when `messageIds` is omitted). */
+  async redrive(groupName: string, messageIds?: readonly string[]): Promise<number> {
+    const { kv, clock } = this.#deps;
+    const group = await this.#groups.compiled(groupName);
+    const entries: Deno.KvEntry<DeadLetterRecord>[] = [];
+    if (messageIds) {
+      for (let i = 0; i < messageIds.length; i += 10) {
+        const chunk = messageIds.slice(i, i + 10).map((id) => keys.deadLetter(groupName, id));
+        for (const entry of await kv.getMany<DeadLetterRecord[]>(chunk)) {
+          if (entry.versionstamp !== null) entries.push(entry as Deno.KvEntry<DeadLetterRecord>);
+        }
+      }
+    } else {
+      for await (
+        const entry of kv.list<DeadLetterRecord>({ prefix: keys.deadLetters(groupName) })
+      ) {
+        entries.push(entry);
+      }
+    }
+    let redriven = 0;
+    for (let i = 0; i < entries.length; i += SETTLE_CHUNK) {
+      for (const entry of entries.slice(i, i + SETTLE_CHUNK)) {
+        // One commit per dead letter keeps a stale one from failing its neighbours.
+        const record = entry.value;
+        const op = kv.atomic().check(entry);
+        const handle: ReceiptHandle = {
+          group: groupName,
+          messageId: record.messageId,
+          topic: record.topic,
+          seq: record.seq,
+          attempt: record.attempts,
+          visibleUntil: 0,
+          ...(record.messageGroup !== undefined ? { messageGroup: record.messageGroup } : {}),
+        };
+        await this.#apply(op, group, handle, "deadLettered", {
+          type: "DeliveryRedriven",
+          data: {},
+          at: clock(),
+        }, {});
+        if ((await commit(op)).ok) redriven++;
+      }
+    }
+    return redriven;
+  }
+
+  /** Routes and starts deliveries: due entries first, then the topic logs. */
+  async #start(group: CompiledGroup, max: number, visibilityMs: number): Promise<Started[]> {
+    const { kv, clock, scheduler } = this.#deps;
+    const name = group.record.name;
+    for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
+      const now = clock();
+      const visibleUntil = now + visibilityMs;
+      const op = kv.atomic();
+      let checks = 0;
+      let wrote = false;
+      const picks: Pick[] = [];
+      const dueIter = kv.list<DueRecord>({
+        start: keys.dues(name),
+        end: [...keys.dues(name), now + 1],
+      }, { limit: Math.min(max, MAX_CHECKS / 2) });
+      for await (const entry of dueIter) {
+        op.check(entry).delete(entry.key);
+        checks++;
+        picks.push(entry.value);
+      }
+      const locks = new Map<string, Deno.KvEntryMaybe<OrderLock>>();
+      let scanned = 0;
+      for (const subscription of group.subscriptions) {
+        if (picks.length >= max || checks >= MAX_CHECKS || scanned >= SCAN_LIMIT) break;
+        const cursorKey = keys.cursor(name, subscription.topic);
+        const cursorEntry = await kv.get<Cursor>(cursorKey);
+        let cursor = cursorEntry.value ?? { vs: "", index: 0 };
+        const start = cursor;
+        for await (const { entry, at, next } of this.#groups.readLog(subscription.topic, cursor)) {
+          if (picks.length >= max || checks >= MAX_CHECKS || scanned >= SCAN_LIMIT) break;
+          scanned++;
+          cursor = next;
+          if (!subscription.matches(entry.tag, entry.properties)) continue;
+          const deliverAt = entry.deliverAt ?? 0;
+          if (group.record.ordered && entry.messageGroup !== undefined) {
+            const lockKey = keys.orderLock(name, entry.messageGroup);
+            let lock = locks.get(entry.messageGroup);
+            if (!lock) {
+              lock = await kv.get<OrderLock>(lockKey);
+              locks.set(entry.messageGroup, lock);
+              op.check(lock);
+              checks++;
+            }
+            if (lock.value) {
+              // Behind the message in progress: wait in commit order. Re-setting the lock
+              // makes a concurrent hand-over retry and see this waiter.
+              const wait: OrderWaitRecord = {
+                messageId: entry.messageId,
+                topic: subscription.topic,
+                publishedAt: entry.publishedAt,
+                ...(entry.deliverAt !== undefined ? { deliverAt: entry.deliverAt } : {}),
+              };
+              op.set(keys.orderWait(name, entry.messageGroup, at.vs, at.index), wait);
+              op.set(lockKey, lock.value);
+              wrote = true;
+              continue;
+            }
+            const taken = { key: lockKey, value: { messageId: entry.messageId }, versionstamp: "" };
+            locks.set(entry.messageGroup, taken);
+            op.set(lockKey, taken.value);
+          }
+          if (deliverAt > now) {
+            this.#putDue(op, name, deliverAt, entryToDue(entry, subscription.topic));
+            wrote = true;
+            continue;
+          }
+          picks.push(entryToDue(entry, subscription.topic));
+        }
+        if (cursor.vs !== start.vs || cursor.index !== start.index) {
+          op.check(cursorEntry).set(cursorKey, cursor);
+          checks++;
+          wrote = true;
+        }
+      }
+      if (picks.length === 0 && !wrote) return [];
+      let retried = 0;
+      for (const pick of picks) {
+        let handle: ReceiptHandle = {
+          group: name,
+          messageId: pick.messageId,
+          topic: pick.topic,
+          seq: pick.seq,
+          attempt: pick.attempt,
+          visibleUntil,
+          ...(pick.messageGroup !== undefined ? { messageGroup: pick.messageGroup } : {}),
+        };
+        if (pick.retry) {
+          await this.#apply(op, group, handle, "retrying", {
+            type: "DeliveryRetryDue",
+            data: { attempt: pick.attempt },
+            at: now,
+          }, { checkHead: false });
+          handle = { ...handle, seq: handle.seq + 1 };
+          retried++;
+        }
+        await this.#apply(op, group, handle, "pending", {
+          type: "DeliveryAttempted",
+          data: { group: name, attempt: pick.attempt + 1, visibleUntil },
+          at: now,
+        }, { checkHead: false });
+      }
+      this.#count(op, name, { inFlight: picks.length, retrying: -retried });
+      if (picks.length > 0) {
+        scheduler.schedule(op, { kind: "visibilityDue", group: name }, visibleUntil);
+      }
+      if ((await commit(op)).ok) {
+        return picks.map((p) => ({
+          ...p,
+          seq: p.seq + (p.retry ? 2 : 1),
+          attempt: p.attempt + 1,
+          visibleUntil,
+        }));
+      }
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * (attempt + 1)));
+    }
+    throw new ContentionError(`Cannot receive from ${name}: too many concurrent receivers`);
+  }
+
+  /**
+   * Adds to `op` the append of `event` to a delivery at `handle.seq + 1`
+   * (checked unless told otherwise) and what the machine's actions ask for.
+   */
+  async #apply(
+    op: Deno.AtomicOperation,
+    group: CompiledGroup,
+    handle: ReceiptHandle,
+    state: DeliveryState,
+    event: DeliveryEvent,
+    options: { checkHead?: boolean; oldVisibleUntil?: number },
+  ): Promise<DeliveryState> {
+    const name = group.record.name;
+    const seq = handle.seq + 1;
+    const key = streamKey(name, handle.messageId, seq);
+    if (options.checkHead !== false) op.check({ key, versionstamp: null });
+    op.set(key, event);
+    const context: DeliveryContext = {
+      attempt: event.type === "DeliveryAttempted" ? event.data.attempt - 1 : handle.attempt,
+    };
+    const { next, actions } = planDelivery(state, context, event);
+    for (const action of actions) {
+      switch (action) {
+        case "trackVisibility": {
+          const until = event.type === "DeliveryAttempted" ||
+              event.type === "DeliveryVisibilityExtended"
+            ? event.data.visibleUntil
+            : handle.visibleUntil;
+          const record: InflightRecord = {
+            messageId: handle.messageId,
+            topic: handle.topic,
+            seq,
+            attempt: event.type === "DeliveryAttempted" ? event.data.attempt : handle.attempt,
+            ...(handle.messageGroup !== undefined ? { messageGroup: handle.messageGroup } : {}),
+          };
+          op.set(keys.inflight(name, until, handle.messageId), record);
+          break;
+        }
+        case "forgetVisibility":
+          op.delete(
+            keys.inflight(name, options.oldVisibleUntil ?? handle.visibleUntil, handle.messageId),
+          );
+          break;
+        case "scheduleRetry": {
+          if (event.type !== "DeliveryFailed") break;
+          this.#putDue(op, name, event.data.retryAt, {
+            messageId: handle.messageId,
+            topic: handle.topic,
+            seq,
+            attempt: handle.attempt,
+            retry: true,
+            publishedAt: 0,
+            ...(handle.messageGroup !== undefined ? { messageGroup: handle.messageGroup } : {}),
+          });
+          break;
+        }
+        case "deadLetter": {
+          if (event.type !== "DeliveryDeadLettered") break;
+          const record: DeadLetterRecord = {
+            messageId: handle.messageId,
+            topic: handle.topic,
+            attempts: handle.attempt,
+            lastError: event.data.error,
+            deadLetteredAt: event.at,
+            seq,
+            ...(handle.messageGroup !== undefined ? { messageGroup: handle.messageGroup } : {}),
+          };
+          op.set(keys.deadLetter(name, handle.messageId), record);
+          console.warn(
+            `dead-lettered message ${handle.messageId} for group ${name} after ${handle.attempt} attempts: ${event.data.error}`,
+          );
+          break;
+        }
+        case "leaveDeadLetters":
+          op.delete(keys.deadLetter(name, handle.messageId));
+          this.#count(op, name, { deadLettered: -1 });
+          break;
+        case "requeue":
+          this.#putDue(op, name, event.at, {
+            messageId: handle.messageId,
+            topic: handle.topic,
+            seq,
+            attempt: 0,
+            retry: false,
+            publishedAt: 0,
+            ...(handle.messageGroup !== undefined ? { messageGroup: handle.messageGroup } : {}),
+          });
+          break;
+        case "releaseOrder":
+          if (group.record.ordered && handle.messageGroup !== undefined) {
+            await this.#releaseOrder(op, name, handle.messageGroup, handle.messageId, event.at);
+          }
+          break;
+        default:
+          break; // context-only actions
+      }
+    }
+    return next;
+  }
+
+  async #settle(
+    groupName: string,
+    texts: readonly string[],
+    outcome: Outcome,
+  ): Promise<SettleResult> {
+    const failed: SettleResult["failed"] = [];
+    const valid: Settling[] = [];
+    const now = this.#deps.clock();
+    await this.#groups.require(groupName);
+    for (const text of texts) {
+      const handle = decodeReceiptHandle(text);
+      if (!handle || handle.group !== groupName) {
+        failed.push({ receiptHandle: text, reason: "unknown receipt handle" });
+      } else if (handle.visibleUntil <= now) {
+        failed.push({ receiptHandle: text, reason: "receipt handle expired" });
+      } else {
+        valid.push({ ...handle, text });
+      }
+    }
+    const result = await this.#settleHandles(groupName, valid, outcome);
+    return { settled: result.settled, failed: [...failed, ...result.failed] };
+  }
+
+  async #settleHandles(
+    groupName: string,
+    handles: readonly Settling[],
+    outcome: Outcome,
+  ): Promise<SettleResult> {
+    const group = await this.#groups.compiled(groupName);
+    const failed: SettleResult["failed"] = [];
+    let settled = 0;
+    const run = async (chunk: readonly Settling[]) => {
+      const op = this.#deps.kv.atomic();
+      const counts: Partial<Record<GroupCounter, number>> = {};
+      const now = this.#deps.clock();
+      for (const handle of chunk) {
+        const event = this.#outcomeEvent(group, handle, outcome, now);
+        const next = await this.#apply(op, group, handle, "inFlight", event, {});
+        counts.inFlight = (counts.inFlight ?? 0) - 1;
+        const counter: GroupCounter = next === "acked"
+          ? "acked"
+          : next === "retrying"
+          ? "retrying"
+          : "deadLettered";
+        counts[counter] = (counts[counter] ?? 0) + 1;
+      }
+      this.#count(op, groupName, counts);
+      return (await commit(op)).ok;
+    };
+    for (let i = 0; i < handles.length; i += SETTLE_CHUNK) {
+      const chunk = handles.slice(i, i + SETTLE_CHUNK);
+      if (await run(chunk)) {
+        settled += chunk.length;
+        continue;
+      }
+      // Some handle in the chunk is stale: settle one by one to tell which.
+      for (const handle of chunk) {
+        if (await run([handle])) settled++;
+        else {failed.push({
+            receiptHandle: handle.text,
+            reason: "receipt handle expired or already settled",
+          });}
+      }
+    }
+    return { settled, failed };
+  }
+
+  #outcomeEvent(
+    group: CompiledGroup,
+    handle: ReceiptHandle,
+    outcome: Outcome,
+    now: number,
+  ): DeliveryEvent {
+    if (outcome.kind === "ack") {
+      return { type: "DeliveryAcked", data: { attempt: handle.attempt }, at: now };
+    }
+    const decision = nextRetry(group.record, handle.attempt);
+    if (!decision.retry) {
+      return {
+        type: "DeliveryDeadLettered",
+        data: { attempt: handle.attempt, error: outcome.error },
+        at: now,
+      };
+    }
+    return {
+      type: "DeliveryFailed",
+      data: {
+        attempt: handle.attempt,
+        error: outcome.error,
+        retryAt: now + (outcome.delayMs ?? decision.delayMs),
+      },
+      at: now,
+    };
+  }
+
+  /** Hands an ordered group's message-group lock to the next waiting message, or frees it. */
+  async #releaseOrder(
+    op: Deno.AtomicOperation,
+    name: string,
+    messageGroup: string,
+    messageId: string,
+    now: number,
+  ): Promise<void> {
+    const { kv } = this.#deps;
+    const lockKey = keys.orderLock(name, messageGroup);
+    const lock = await kv.get<OrderLock>(lockKey);
+    if (lock.value?.messageId !== messageId) return;
+    op.check(lock);
+    for await (
+      const waiting of kv.list<OrderWaitRecord>({
+        prefix: keys.orderWaits(name, messageGroup),
+      }, { limit: 1 })
+    ) {
+      op.delete(waiting.key).set(lockKey, { messageId: waiting.value.messageId });
+      this.#putDue(op, name, Math.max(now, waiting.value.deliverAt ?? 0), {
+        messageId: waiting.value.messageId,
+        topic: waiting.value.topic,
+        seq: 0,
+        attempt: 0,
+        retry: false,
+        publishedAt: waiting.value.publishedAt,
+        messageGroup,
+      });
+      return;
+    }
+    op.delete(lockKey);
+  }
+
+  #putDue(op: Deno.AtomicOperation, name: string, dueAt: number, record: DueRecord): void {
+    op.set(keys.due(name, dueAt, record.messageId), record);
+    op.sum(keys.groupSignal(name), 1n);
+  }
+
+  #count(
+    op: Deno.AtomicOperation,
+    name: string,
+    deltas: Partial<Record<GroupCounter, number>>,
+  ): void {
+    for (const [counter, delta] of Object.entries(deltas)) {
+      adjust(op, keys.groupCounter(name, counter), delta ?? 0);
+    }
+  }
+
+  /** Reads what the consumer needs of each picked message. */
+  async #load(
+    group: CompiledGroup,
+    picks: readonly Started[],
+  ): Promise<ReceivedMessage[]> {
+    const { kv } = this.#deps;
+    const records = await this.#records(picks.map((p) => p.messageId));
+    return await Promise.all(picks.map(async (pick) => {
+      const record = records.get(pick.messageId);
+      if (!record) throw new TypeError(`Cannot deliver: message ${pick.messageId} is missing`);
+      const [bytes, publishedAt] = await Promise.all([
+        readBody(kv, record),
+        pick.publishedAt || this.#publishedAt(record.messageId),
+      ]);
+      const handle: ReceiptHandle = {
+        group: group.record.name,
+        messageId: pick.messageId,
+        topic: pick.topic,
+        seq: pick.seq,
+        attempt: pick.attempt,
+        visibleUntil: pick.visibleUntil,
+        ...(pick.messageGroup !== undefined ? { messageGroup: pick.messageGroup } : {}),
+      };
+      return {
+        messageId: record.messageId,
+        receiptHandle: encodeReceiptHandle(handle),
+        topic: record.topic,
+        keys: record.keys,
+        properties: record.properties,
+        publishedAt,
+        attempt: pick.attempt,
+        ...decodeBody(record.bodyEncoding, bytes),
+        ...(record.tag !== undefined ? { tag: record.tag } : {}),
+        ...(record.transactionId !== undefined ? { transactionId: record.transactionId } : {}),
+        ...(record.messageGroup !== undefined ? { messageGroup: record.messageGroup } : {}),
+      };
+    }));
+  }
+
+  /** Reads message records, ten keys per read (Deno KV's limit), all reads at once. */
+  async #records(ids: readonly string[]): Promise<Map<string, MessageRecord>> {
+    const records = new Map<string, MessageRecord>();
+    const chunks: Promise<void>[] = [];
+    for (let i = 0; i < ids.length; i += 10) {
+      const chunk = ids.slice(i, i + 10).map((id) => keys.message(id));
+      chunks.push(
+        this.#deps.kv.getMany<MessageRecord[]>(chunk).then((entries) => {
+          for (const entry of entries) {
+            if (entry.value) records.set(entry.value.messageId, entry.value);
+          }
+        }),
+      );
+    }
+    await Promise.all(chunks);
+    return records;
+  }
+
+  /** When a message became visible (read for retries, which do not carry it). */
+  async #publishedAt(messageId: string): Promise<number> {
+    const entry = await this.#deps.kv.get<MessageEvent>(keys.event("msg", messageId, 1));
+    return entry.value?.at ?? 0;
+  }
+
+  /**
+   * Waits until something may be ready for the group: a commit on one of its
+   * topics, a due entry written for it, the earliest due entry's time, or the
+   * deadline; whichever comes first.
+   */
+  async #waitForWork(group: CompiledGroup, deadline: number, signal?: AbortSignal): Promise<void> {
+    const { kv, clock } = this.#deps;
+    const name = group.record.name;
+    let until = deadline;
+    for await (const entry of kv.list({ prefix: keys.dues(name) }, { limit: 1 })) {
+      until = Math.min(until, entry.key[2] as number);
+    }
+    const watched = [
+      keys.groupSignal(name),
+      ...group.subscriptions.slice(0, 9).map((s) => keys.topicHead(s.topic)),
+    ];
+    const stream = kv.watch(watched);
+    const reader = stream.getReader();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const onAbort = () => reader.cancel().catch(() => {});
+    try {
+      const first = await reader.read(); // the current state, to compare against
+      const seen = first.value?.map((e) => e.versionstamp).join() ?? "";
+      const timeout = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, Math.max(0, until - clock()));
+      });
+      signal?.addEventListener("abort", onAbort, { once: true });
+      const changed = (async () => {
+        for (;;) {
+          const next = await reader.read();
+          if (next.done) return;
+          if (next.value.map((e) => e.versionstamp).join() !== seen) return;
+        }
+      })();
+      await Promise.race([timeout, changed]);
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+      await reader.cancel().catch(() => {});
+    }
+  }
+}
+
+/** How a settle ends a delivery attempt. */
+type Outcome =
+  | { readonly kind: "ack" }
+  | { readonly kind: "fail"; readonly error: string; readonly delayMs?: number };
+
+function entryToDue(entry: LogEntry, topic: string): DueRecord {
+  return {
+    messageId: entry.messageId,
+    topic,
+    seq: 0,
+    attempt: 0,
+    retry: false,
+    publishedAt: entry.publishedAt,
+    ...(entry.messageGroup !== undefined ? { messageGroup: entry.messageGroup } : {}),
+  };
+}

@@ -1,0 +1,240 @@
+/**
+ * `/v1/groups`: consumer groups and pull delivery (receive, ack, nack,
+ * visibility), dead letters and redrive.
+ *
+ * @module
+ */
+import { createRoute, z } from "@hono/zod-openapi";
+import { ConflictError } from "../domain/errors.ts";
+import { toWireMessage } from "../engine/wire_message.ts";
+import { json, newRouter, problems } from "./router.ts";
+import {
+  AckBody,
+  DeadLetterSchema,
+  FailedHandles,
+  GroupBody,
+  GroupDetailSchema,
+  GroupSchema,
+  NackBody,
+  Name,
+  ReceiveBody,
+  ReceivedMessageSchema,
+  RedriveBody,
+  VisibilityBody,
+} from "./schemas.ts";
+import { iso, presentGroup } from "./present.ts";
+
+const GroupParam = z.object({ group: Name });
+const jsonBody = <T extends z.ZodType>(schema: T) => ({
+  content: { "application/json": { schema } },
+  required: true,
+});
+
+const putGroup = createRoute({
+  method: "put",
+  path: "/v1/groups/{group}",
+  tags: ["groups"],
+  summary: "Create or update a consumer group (its position is kept)",
+  request: { params: GroupParam, body: jsonBody(GroupBody) },
+  responses: {
+    200: json(GroupSchema, "Updated"),
+    201: json(GroupSchema, "Created"),
+    ...problems(400, 404),
+  },
+});
+
+const listGroups = createRoute({
+  method: "get",
+  path: "/v1/groups",
+  tags: ["groups"],
+  summary: "List consumer groups",
+  responses: { 200: json(z.object({ groups: z.array(GroupSchema) }), "Every group") },
+});
+
+const getGroup = createRoute({
+  method: "get",
+  path: "/v1/groups/{group}",
+  tags: ["groups"],
+  summary: "Read a group with its delivery counts",
+  request: { params: GroupParam },
+  responses: { 200: json(GroupDetailSchema, "The group"), ...problems(400, 404) },
+});
+
+const deleteGroup = createRoute({
+  method: "delete",
+  path: "/v1/groups/{group}",
+  tags: ["groups"],
+  summary: "Delete a group, its position, deliveries in progress and dead letters",
+  request: { params: GroupParam },
+  responses: { 204: { description: "Deleted" }, ...problems(400, 404) },
+});
+
+const receive = createRoute({
+  method: "post",
+  path: "/v1/groups/{group}/receive",
+  tags: ["delivery"],
+  summary: "Receive ready messages (long-polls with waitSeconds)",
+  request: { params: GroupParam, body: jsonBody(ReceiveBody) },
+  responses: {
+    200: json(z.object({ messages: z.array(ReceivedMessageSchema) }), "Messages, maybe none"),
+    ...problems(400, 404),
+  },
+});
+
+const ack = createRoute({
+  method: "post",
+  path: "/v1/groups/{group}/ack",
+  tags: ["delivery"],
+  summary: "Acknowledge messages by receipt handle",
+  request: { params: GroupParam, body: jsonBody(AckBody) },
+  responses: {
+    200: json(z.object({ acked: z.number(), failed: FailedHandles }), "Settled"),
+    ...problems(400, 404),
+  },
+});
+
+const nack = createRoute({
+  method: "post",
+  path: "/v1/groups/{group}/nack",
+  tags: ["delivery"],
+  summary: "Fail attempts now; they are retried on the group's schedule or after delaySeconds",
+  request: { params: GroupParam, body: jsonBody(NackBody) },
+  responses: {
+    200: json(z.object({ nacked: z.number(), failed: FailedHandles }), "Settled"),
+    ...problems(400, 404),
+  },
+});
+
+const visibility = createRoute({
+  method: "post",
+  path: "/v1/groups/{group}/visibility",
+  tags: ["delivery"],
+  summary: "Change a message's visibility timeout; returns a new receipt handle",
+  request: { params: GroupParam, body: jsonBody(VisibilityBody) },
+  responses: {
+    200: json(z.object({ receiptHandle: z.string(), visibleUntil: z.string() }), "Extended"),
+    ...problems(400, 404, 409),
+  },
+});
+
+const deadLetters = createRoute({
+  method: "get",
+  path: "/v1/groups/{group}/dead-letters",
+  tags: ["dead letters"],
+  summary: "List the group's dead letters",
+  request: {
+    params: GroupParam,
+    query: z.object({
+      limit: z.coerce.number().int().min(1).max(1000).optional(),
+      cursor: z.string().max(1024).optional(),
+    }),
+  },
+  responses: {
+    200: json(
+      z.object({ messages: z.array(DeadLetterSchema), cursor: z.string().optional() }),
+      "A page of dead letters",
+    ),
+    ...problems(400, 404),
+  },
+});
+
+const redrive = createRoute({
+  method: "post",
+  path: "/v1/groups/{group}/dead-letters/redrive",
+  tags: ["dead letters"],
+  summary: "Deliver dead letters again from attempt 1 (all when messageIds is omitted)",
+  request: { params: GroupParam, body: jsonBody(RedriveBody) },
+  responses: { 200: json(z.object({ redriven: z.number() }), "Redriven"), ...problems(400, 404) },
+});
+
+/** The groups router. */
+export const groupsRouter = newRouter()
+  .openapi(putGroup, async (c) => {
+    const { group, created } = await c.var.broker.groups.put(
+      c.req.valid("param").group,
+      c.req.valid("json"),
+    );
+    return c.json(presentGroup(group), created ? 201 : 200);
+  })
+  .openapi(listGroups, async (c) => {
+    const groups = await c.var.broker.groups.list();
+    return c.json({ groups: groups.map(presentGroup) }, 200);
+  })
+  .openapi(getGroup, async (c) => {
+    const name = c.req.valid("param").group;
+    const [group, stats] = await Promise.all([
+      c.var.broker.groups.require(name),
+      c.var.broker.groups.stats(name),
+    ]);
+    return c.json({ ...presentGroup(group), ...stats }, 200);
+  })
+  .openapi(deleteGroup, async (c) => {
+    await c.var.broker.groups.delete(c.req.valid("param").group);
+    return c.body(null, 204);
+  })
+  .openapi(receive, async (c) => {
+    const body = c.req.valid("json");
+    const messages = await c.var.broker.deliveries.receive(c.req.valid("param").group, {
+      ...(body.max !== undefined ? { max: body.max } : {}),
+      waitMs: (body.waitSeconds ?? 0) * 1000,
+      ...(body.visibilityTimeoutSeconds !== undefined
+        ? { visibilityTimeoutSeconds: body.visibilityTimeoutSeconds }
+        : {}),
+      signal: c.req.raw.signal,
+    });
+    return c.json({ messages: messages.map((m) => toWireMessage(m, { withHandle: true })) }, 200);
+  })
+  .openapi(ack, async (c) => {
+    const result = await c.var.broker.deliveries.ack(
+      c.req.valid("param").group,
+      c.req.valid("json").receiptHandles,
+    );
+    return c.json({ acked: result.settled, failed: result.failed }, 200);
+  })
+  .openapi(nack, async (c) => {
+    const { receiptHandles, delaySeconds } = c.req.valid("json");
+    const result = await c.var.broker.deliveries.nack(
+      c.req.valid("param").group,
+      receiptHandles,
+      delaySeconds !== undefined ? delaySeconds * 1000 : undefined,
+    );
+    return c.json({ nacked: result.settled, failed: result.failed }, 200);
+  })
+  .openapi(visibility, async (c) => {
+    const { receiptHandle, visibilityTimeoutSeconds } = c.req.valid("json");
+    const result = await c.var.broker.deliveries.changeVisibility(
+      c.req.valid("param").group,
+      receiptHandle,
+      visibilityTimeoutSeconds,
+    );
+    if ("failed" in result) {
+      throw new ConflictError(`Cannot change visibility: ${result.failed}`, {
+        reason: result.failed,
+      });
+    }
+    return c.json(
+      { receiptHandle: result.receiptHandle, visibleUntil: iso(result.visibleUntil) },
+      200,
+    );
+  })
+  .openapi(deadLetters, async (c) => {
+    const { limit, cursor } = c.req.valid("query");
+    const page = await c.var.broker.deliveries.deadLetters(c.req.valid("param").group, {
+      ...(limit !== undefined ? { limit } : {}),
+      ...(cursor !== undefined ? { cursor } : {}),
+    });
+    return c.json({
+      messages: page.messages.map(({ seq: _seq, messageGroup: _mg, deadLetteredAt, ...rest }) => ({
+        ...rest,
+        deadLetteredAt: iso(deadLetteredAt),
+      })),
+      ...(page.cursor !== undefined ? { cursor: page.cursor } : {}),
+    }, 200);
+  })
+  .openapi(redrive, async (c) => {
+    const redriven = await c.var.broker.deliveries.redrive(
+      c.req.valid("param").group,
+      c.req.valid("json").messageIds,
+    );
+    return c.json({ redriven }, 200);
+  });

@@ -1,0 +1,449 @@
+/**
+ * What the end-to-end tests share: the broker as a child process (`main.ts`
+ * on a KV file, killable with SIGKILL), a small client of its HTTP API, a
+ * real check-back endpoint on 127.0.0.1, and polling with a deadline so no
+ * test sleeps for a fixed time or waits without bound.
+ *
+ * @module
+ */
+import { assert } from "@std/assert/assert";
+import { delay } from "@std/async/delay";
+import { fromFileUrl } from "@std/path/from-file-url";
+
+/** The project folder, where `main.ts` and `deno.json` live. */
+export const PROJECT_DIR: string = fromFileUrl(new URL("../", import.meta.url));
+
+const LISTENING = /Escrow listening on (http:\/\/[^\s/]+:(\d+))\//;
+
+// Polling --------------------------------------------------------------------
+
+/** Options of {@linkcode waitFor}. */
+export interface WaitOptions {
+  /** Give up after this long. @default {10000} */
+  timeoutMs?: number;
+  /** Pause between probes. @default {50} */
+  intervalMs?: number;
+  /** What is awaited, for the error message. @default {"condition"} */
+  what?: string;
+}
+
+/**
+ * Probes until `done(value)` holds and returns that value; throws once
+ * `timeoutMs` has passed, showing the last value probed.
+ *
+ * @example
+ * ```ts
+ * import { waitFor } from "./_process.ts";
+ * let n = 0;
+ * const value = await waitFor(() => Promise.resolve(++n), (v) => v >= 3, { timeoutMs: 1000 });
+ * console.log(value); // 3
+ * ```
+ */
+export async function waitFor<T>(
+  probe: () => Promise<T>,
+  done: (value: T) => boolean,
+  options: WaitOptions = {},
+): Promise<T> {
+  const { timeoutMs = 10_000, intervalMs = 50, what = "condition" } = options;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (done(value)) return value;
+    if (Date.now() >= deadline) {
+      throw new Error(
+        `Cannot wait for ${what}: still unmet after ${timeoutMs} ms; last value is ${
+          JSON.stringify(value)
+        }`,
+      );
+    }
+    await delay(intervalMs);
+  }
+}
+
+// The broker as a child process --------------------------------------------------
+
+/** Options of {@linkcode BrokerProcess.spawn}. */
+export interface SpawnOptions {
+  /** Give up when the listening line has not appeared by then. @default {20000} */
+  startTimeoutMs?: number;
+}
+
+/**
+ * `main.ts` running in a child process on `127.0.0.1`, a port the OS picks
+ * and a KV file. Its stdout and stderr are always drained (so a full pipe
+ * never blocks it) and kept for error messages. Disposing it kills it.
+ *
+ * @example
+ * ```ts
+ * import { BrokerProcess } from "./_process.ts";
+ * const dir = await Deno.makeTempDir();
+ * const broker = await BrokerProcess.spawn(`${dir}/escrow.kv`);
+ * await fetch(`${broker.url}/healthz`).then((res) => res.body?.cancel());
+ * const status = await broker.kill("SIGKILL");
+ * console.log(status.signal); // "SIGKILL"
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export class BrokerProcess implements AsyncDisposable {
+  /** Base URL of the HTTP API, without a trailing slash. */
+  readonly url: string;
+  readonly #child: Deno.ChildProcess;
+  readonly #drained: Promise<unknown>;
+  readonly #output: { text: string };
+  #status: Deno.CommandStatus | undefined;
+
+  private constructor(
+    url: string,
+    child: Deno.ChildProcess,
+    drained: Promise<unknown>,
+    output: { text: string },
+  ) {
+    this.url = url;
+    this.#child = child;
+    this.#drained = drained;
+    this.#output = output;
+    child.status.then((status) => this.#status = status);
+  }
+
+  /** Starts `main.ts` on the KV file `kvPath` and resolves once it listens. */
+  static async spawn(kvPath: string, options: SpawnOptions = {}): Promise<BrokerProcess> {
+    const { startTimeoutMs = 20_000 } = options;
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-all", "main.ts"],
+      cwd: PROJECT_DIR,
+      env: { PORT: "0", HOSTNAME: "127.0.0.1", ESCROW_KV_PATH: kvPath, NO_COLOR: "1" },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const output = { text: "" };
+    const listening = Promise.withResolvers<string>();
+    let stdout = "";
+    const drained = Promise.all([
+      drain(child.stdout, (text) => {
+        output.text += text;
+        stdout += text;
+        const match = LISTENING.exec(stdout);
+        if (match) listening.resolve(match[1]!);
+      }),
+      drain(child.stderr, (text) => output.text += text),
+    ]);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const failed = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(new Error(`Cannot start the broker: no listening line in ${startTimeoutMs} ms`)),
+        startTimeoutMs,
+      );
+      child.status.then((status) =>
+        reject(new Error(`Cannot start the broker: it exited with code ${status.code}`))
+      );
+    });
+    try {
+      const url = await Promise.race([listening.promise, failed]);
+      return new BrokerProcess(url, child, drained, output);
+    } catch (error) {
+      killQuietly(child, "SIGKILL");
+      await child.status;
+      await drained;
+      throw new Error(`${(error as Error).message}\n--- output ---\n${output.text}`);
+    } finally {
+      clearTimeout(timer);
+      failed.catch(() => {});
+    }
+  }
+
+  /** Everything the process wrote to stdout and stderr so far. */
+  get output(): string {
+    return this.#output.text;
+  }
+
+  /** Whether the process has exited. */
+  get exited(): boolean {
+    return this.#status !== undefined;
+  }
+
+  /**
+   * Sends `signal` unless the process has exited, waits for its exit and for
+   * its output to be drained, and returns its status.
+   */
+  async kill(signal: Deno.Signal = "SIGKILL"): Promise<Deno.CommandStatus> {
+    if (!this.exited) killQuietly(this.#child, signal);
+    const status = await this.#child.status;
+    await this.#drained;
+    return status;
+  }
+
+  /** Kills the process with SIGKILL if it still runs. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.kill("SIGKILL");
+  }
+}
+
+async function drain(stream: ReadableStream<Uint8Array>, onText: (text: string) => void) {
+  for await (const text of stream.pipeThrough(new TextDecoderStream())) onText(text);
+}
+
+function killQuietly(child: Deno.ChildProcess, signal: Deno.Signal): void {
+  try {
+    child.kill(signal);
+  } catch (error) {
+    // The child exited before the signal: nothing left to kill.
+    if (!(error instanceof TypeError)) throw error;
+  }
+}
+
+// A client of the HTTP API ------------------------------------------------------------
+
+/** States of a transaction. */
+export type TransactionState = "prepared" | "executing" | "checking" | "committed" | "rolledBack";
+
+/** An event as the API shows it. */
+export interface EventJson {
+  readonly type: string;
+  readonly at: string;
+  readonly data: unknown;
+}
+
+/** `GET /v1/transactions/{id}`. */
+export interface TransactionJson {
+  readonly transactionId: string;
+  readonly messageId: string;
+  readonly topic: string;
+  readonly tag?: string;
+  readonly producerGroup?: string;
+  readonly state: TransactionState;
+  readonly checks: number;
+  readonly createdAt: string;
+  readonly decidedAt?: string;
+  readonly reason?: "producer" | "checkBack" | "checksExhausted";
+  readonly history: readonly EventJson[];
+}
+
+/** The short form returned by prepare, commit and rollback. */
+export interface TransactionResultJson {
+  readonly transactionId: string;
+  readonly messageId: string;
+  readonly state: TransactionState;
+}
+
+/** `GET /v1/messages/{id}`. */
+export interface MessageJson {
+  readonly messageId: string;
+  readonly topic: string;
+  readonly tag?: string;
+  readonly keys: readonly string[];
+  readonly properties: Readonly<Record<string, string>>;
+  readonly body?: unknown;
+  readonly storedAt: string;
+  readonly publishedAt?: string;
+  readonly transactionId?: string;
+  readonly history: readonly EventJson[];
+}
+
+/** `GET /v1/topics/{topic}`. */
+export interface TopicJson {
+  readonly name: string;
+  readonly counts: Readonly<Record<"published" | "prepared" | "committed" | "rolledBack", number>>;
+}
+
+/** A response: its status and its JSON body. */
+export interface ApiResponse<T> {
+  readonly status: number;
+  readonly body: T;
+}
+
+/**
+ * A small client of Escrow's HTTP API over real `fetch`. Methods named after
+ * a use case assert the status the use case must answer with.
+ *
+ * @example
+ * ```ts
+ * import { BrokerProcess, EscrowApi } from "./_process.ts";
+ * const dir = await Deno.makeTempDir();
+ * const broker = await BrokerProcess.spawn(`${dir}/escrow.kv`);
+ * const api = new EscrowApi(broker.url);
+ * await api.createTopic("Orders");
+ * console.log((await api.topic("Orders")).counts.published); // 0
+ * await broker.kill();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export class EscrowApi {
+  /** Base URL, without a trailing slash. */
+  readonly baseUrl: string;
+
+  /** Creates a client of the API at `baseUrl`. */
+  constructor(baseUrl: string) {
+    this.baseUrl = baseUrl;
+  }
+
+  /** Sends one request and reads its JSON body (problem details included). */
+  async request<T>(method: string, path: string, body?: unknown): Promise<ApiResponse<T>> {
+    const res = await fetch(`${this.baseUrl}${path}`, {
+      method,
+      ...(body !== undefined
+        ? { headers: { "content-type": "application/json" }, body: JSON.stringify(body) }
+        : {}),
+    });
+    const text = await res.text();
+    return { status: res.status, body: (text === "" ? undefined : JSON.parse(text)) as T };
+  }
+
+  /** `PUT /v1/topics/{name}`: 201 or 200. */
+  async createTopic(name: string): Promise<void> {
+    const res = await this.request("PUT", `/v1/topics/${name}`);
+    assert(res.status === 201 || res.status === 200, `PUT topic: ${JSON.stringify(res)}`);
+  }
+
+  /** `PUT /v1/producer-groups/{name}`: 201 or 200. */
+  async setProducerGroup(name: string, checkUrl: string): Promise<void> {
+    const res = await this.request("PUT", `/v1/producer-groups/${name}`, { checkUrl });
+    assert(res.status === 201 || res.status === 200, `PUT producer group: ${JSON.stringify(res)}`);
+  }
+
+  /** `POST /v1/topics/{topic}/transactions`: 201. */
+  async prepare(topic: string, input: Record<string, unknown>): Promise<TransactionResultJson> {
+    const res = await this.request<TransactionResultJson>(
+      "POST",
+      `/v1/topics/${topic}/transactions`,
+      input,
+    );
+    assert(res.status === 201, `prepare: ${JSON.stringify(res)}`);
+    return res.body;
+  }
+
+  /** `POST /v1/transactions/{id}/commit|rollback`, any status. */
+  async decide(
+    transactionId: string,
+    decision: "commit" | "rollback",
+  ): Promise<ApiResponse<TransactionResultJson>> {
+    return await this.request("POST", `/v1/transactions/${transactionId}/${decision}`);
+  }
+
+  /** `GET /v1/transactions/{id}`: 200. */
+  async transaction(transactionId: string): Promise<TransactionJson> {
+    const res = await this.request<TransactionJson>("GET", `/v1/transactions/${transactionId}`);
+    assert(res.status === 200, `GET transaction: ${JSON.stringify(res)}`);
+    return res.body;
+  }
+
+  /** `GET /v1/messages/{id}`: 200. */
+  async message(messageId: string): Promise<MessageJson> {
+    const res = await this.request<MessageJson>("GET", `/v1/messages/${messageId}`);
+    assert(res.status === 200, `GET message: ${JSON.stringify(res)}`);
+    return res.body;
+  }
+
+  /** `GET /v1/topics/{topic}/messages?key=`: the ids of the visible messages carrying `key`. */
+  async idsByKey(topic: string, key: string): Promise<string[]> {
+    const res = await this.request<{ messages: MessageJson[] }>(
+      "GET",
+      `/v1/topics/${topic}/messages?key=${encodeURIComponent(key)}`,
+    );
+    assert(res.status === 200, `GET by key: ${JSON.stringify(res)}`);
+    return res.body.messages.map((message) => message.messageId);
+  }
+
+  /** `GET /v1/topics/{topic}`: 200. */
+  async topic(name: string): Promise<TopicJson> {
+    const res = await this.request<TopicJson>("GET", `/v1/topics/${name}`);
+    assert(res.status === 200, `GET topic: ${JSON.stringify(res)}`);
+    return res.body;
+  }
+
+  /** Polls a transaction until it is committed or rolled back. */
+  async waitForDecision(transactionId: string, timeoutMs = 10_000): Promise<TransactionJson> {
+    return await waitFor(
+      () => this.transaction(transactionId),
+      (tx) => tx.state === "committed" || tx.state === "rolledBack",
+      { timeoutMs, what: `a decision on transaction ${transactionId}` },
+    );
+  }
+}
+
+// A real check-back endpoint ----------------------------------------------------------
+
+/** What the broker POSTs to a check URL, as received, with its arrival time. */
+export interface CheckCall {
+  readonly transactionId: string;
+  readonly messageId: string;
+  readonly topic: string;
+  readonly tag?: string;
+  readonly keys: readonly string[];
+  readonly properties: Readonly<Record<string, string>>;
+  readonly producerGroup?: string;
+  readonly checkCount: number;
+  /** When the call arrived, in epoch ms. */
+  readonly receivedAt: number;
+}
+
+/** Answers one check-back call. */
+export type CheckResponder = (call: CheckCall) => Response | Promise<Response>;
+
+/**
+ * The producer's check-back endpoint: a real `Deno.serve` on 127.0.0.1 and a
+ * port the OS picks, recording every call before `respond` answers it.
+ *
+ * @example
+ * ```ts
+ * import { CheckEndpoint, checkAnswer } from "./_process.ts";
+ * await using endpoint = CheckEndpoint.serve(() => checkAnswer("commit"));
+ * console.log(endpoint.url); // http://127.0.0.1:PORT/check
+ * ```
+ */
+export class CheckEndpoint implements AsyncDisposable {
+  /** Every call received, in arrival order. */
+  readonly calls: CheckCall[] = [];
+  readonly #server: Deno.HttpServer<Deno.NetAddr>;
+
+  private constructor(respond: CheckResponder) {
+    this.#server = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+      async (request) => {
+        const call: CheckCall = { ...await request.json(), receivedAt: Date.now() };
+        this.calls.push(call);
+        return await respond(call);
+      },
+    );
+  }
+
+  /** Starts an endpoint answering with `respond`. */
+  static serve(respond: CheckResponder): CheckEndpoint {
+    return new CheckEndpoint(respond);
+  }
+
+  /** The check URL to give the broker. */
+  get url(): string {
+    return `http://127.0.0.1:${this.#server.addr.port}/check`;
+  }
+
+  /** The calls made for one transaction, in arrival order. */
+  callsFor(transactionId: string): CheckCall[] {
+    return this.calls.filter((call) => call.transactionId === transactionId);
+  }
+
+  /** Stops listening and waits for the calls in progress. */
+  async close(): Promise<void> {
+    await this.#server.shutdown();
+  }
+
+  /** Same as {@linkcode close}. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+/**
+ * A check-back answer as the broker expects it.
+ *
+ * @example
+ * ```ts
+ * import { checkAnswer } from "./_process.ts";
+ * const res = checkAnswer("unknown");
+ * console.log(res.status); // 200
+ * ```
+ */
+export function checkAnswer(state: "commit" | "rollback" | "unknown"): Response {
+  return Response.json({ state });
+}

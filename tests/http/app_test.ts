@@ -1,0 +1,199 @@
+import { assert } from "@std/assert/assert";
+import { assertEquals } from "@std/assert/equals";
+import { assertProblem, createTopic, kvSnapshot, openApi, type PublishJson } from "./_helpers.ts";
+import { Broker } from "../../src/engine/broker.ts";
+import { createApp } from "../../src/http/app.ts";
+import { problemResponse } from "../../src/http/problem.ts";
+
+interface OpenApiDoc {
+  openapi: string;
+  info: { title: string; version: string };
+  paths: Record<string, Record<string, { responses: Record<string, unknown> }>>;
+  components?: { schemas?: Record<string, unknown> };
+}
+
+Deno.test("GET /healthz is 200 with status ok", async () => {
+  await using api = await openApi();
+  const res = await api.get<{ status: string }>("/healthz");
+  assertEquals(res.status, 200);
+  assertEquals(res.headers.get("content-type"), "application/json");
+  assertEquals(res.body, { status: "ok" });
+});
+
+Deno.test("a successful answer carries an X-Request-Id, a new one per request", async () => {
+  await using api = await openApi();
+  const first = (await api.get("/healthz")).headers.get("x-request-id");
+  const second = (await api.get("/v1/topics")).headers.get("x-request-id");
+  assert(first);
+  assert(second);
+  assert(first !== second);
+});
+
+Deno.test("a problem answer carries an X-Request-Id like a successful one", async () => {
+  await using api = await openApi();
+  await createTopic(api, "Trade");
+  const problems = [
+    ["a broker error (404)", await api.get("/v1/topics/Nope")],
+    ["a validation error (400)", await api.put(`/v1/topics/${encodeURIComponent("a b")}`)],
+    ["an unknown route (404)", await api.get("/nope")],
+    [
+      "a malformed JSON body (400)",
+      await api.send("POST", "/v1/topics/Trade/messages", {
+        raw: "{",
+        headers: { "content-type": "application/json" },
+      }),
+    ],
+  ] as const;
+  const missing = problems
+    .filter(([, res]) => !res.headers.get("x-request-id"))
+    .map(([what, res]) => `${what}: ${res.status}`);
+  assertEquals(missing, []);
+});
+
+Deno.test("GET /openapi.json is an OpenAPI 3.1 document listing every route", async () => {
+  await using api = await openApi();
+  const res = await api.get<OpenApiDoc>("/openapi.json");
+  assertEquals(res.status, 200);
+  const doc = res.body;
+  assertEquals(doc.openapi, "3.1.0");
+  assertEquals(doc.info.title, "Escrow");
+  assert(doc.info.version.length > 0);
+  const routes = Object.entries(doc.paths)
+    .flatMap(([path, methods]) => Object.keys(methods).map((method) => `${method} ${path}`))
+    .sort();
+  assertEquals(routes, [
+    "get /v1/messages/{messageId}",
+    "get /v1/topics",
+    "get /v1/topics/{topic}",
+    "get /v1/topics/{topic}/messages",
+    "get /v1/transactions",
+    "get /v1/transactions/{id}",
+    "post /v1/topics/{topic}/messages",
+    "post /v1/topics/{topic}/transactions",
+    "post /v1/transactions/{id}/commit",
+    "post /v1/transactions/{id}/rollback",
+    "put /v1/producer-groups/{group}",
+    "put /v1/topics/{topic}",
+  ]);
+  const publish = doc.paths["/v1/topics/{topic}/messages"]?.post;
+  assert(publish);
+  assertEquals(Object.keys(publish.responses).sort(), ["200", "201", "400", "404", "413"]);
+  for (const name of ["PublishRequest", "PrepareRequest", "Problem", "Message", "Transaction"]) {
+    assert(doc.components?.schemas?.[name], `schema ${name} missing`);
+  }
+});
+
+Deno.test("an unknown route is a 404 problem and changes nothing", async () => {
+  await using api = await openApi();
+  await createTopic(api, "Trade");
+  const before = await kvSnapshot(api.kv);
+  const nope = assertProblem(await api.get("/nope"), 404, "GET /nope");
+  assertEquals(nope.type, "https://escrow.dev/problems/notfound");
+  assertProblem(await api.send("DELETE", "/v1/topics/Trade"), 404, "DELETE /v1/topics/Trade");
+  assertProblem(await api.post("/v1/topics/Trade/messages/extra", {}), 404);
+  assertProblem(await api.get("/v2/topics"), 404);
+  assertEquals(await kvSnapshot(api.kv), before);
+});
+
+Deno.test("a request over 1 MiB that declares its length is a 413 problem and stores nothing", async () => {
+  await using api = await openApi();
+  await createTopic(api, "Trade");
+  const before = await kvSnapshot(api.kv);
+  const raw = JSON.stringify({ body: "x".repeat(1024 * 1024) });
+  const res = await api.send("POST", "/v1/topics/Trade/messages", {
+    raw,
+    headers: { "content-type": "application/json", "content-length": String(raw.length) },
+  });
+  const problem = assertProblem(res, 413, "1048576");
+  assertEquals(problem.type, "https://escrow.dev/problems/payloadtoolarge");
+  assertEquals(await kvSnapshot(api.kv), before);
+});
+
+Deno.test("a streamed request over 1 MiB is a 413 problem and stores nothing", async () => {
+  await using api = await openApi();
+  await createTopic(api, "Trade");
+  const before = await kvSnapshot(api.kv);
+  const chunk = new TextEncoder().encode("x".repeat(64 * 1024));
+  let sent = 0;
+  const stream = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(new TextEncoder().encode('{"body":"'));
+    },
+    pull(controller) {
+      if (sent >= 1024 * 1024 + chunk.length) {
+        controller.enqueue(new TextEncoder().encode('"}'));
+        controller.close();
+        return;
+      }
+      sent += chunk.length;
+      controller.enqueue(chunk);
+    },
+  });
+  const res = await api.send("POST", "/v1/topics/Trade/messages", {
+    raw: stream,
+    headers: { "content-type": "application/json" },
+  });
+  assertProblem(res, 413, "1048576");
+  assertEquals(await kvSnapshot(api.kv), before);
+});
+
+Deno.test("a request under 1 MiB with a body under 256 KiB is accepted whatever its padding", async () => {
+  await using api = await openApi();
+  await createTopic(api, "Trade");
+  const raw = `{"body": "${"x".repeat(200 * 1024)}"${" ".repeat(800 * 1024)}}`;
+  assert(raw.length < 1024 * 1024);
+  const res = await api.send<PublishJson>("POST", "/v1/topics/Trade/messages", {
+    raw,
+    headers: { "content-type": "application/json" },
+  });
+  assertEquals(res.status, 201, JSON.stringify(res.body));
+});
+
+Deno.test("a JSON route sent without a JSON content type is a 4xx problem and stores nothing", async () => {
+  await using api = await openApi();
+  await createTopic(api, "Trade");
+  const before = await kvSnapshot(api.kv);
+  const variants: Array<Record<string, string>> = [{}, { "content-type": "text/plain" }];
+  for (const headers of variants) {
+    const res = await api.send("POST", "/v1/topics/Trade/messages", {
+      raw: JSON.stringify({ body: 1 }),
+      headers,
+    });
+    assert(res.status >= 400 && res.status < 500, `status ${res.status}`);
+    assertProblem(res, res.status);
+  }
+  assertEquals(await kvSnapshot(api.kv), before);
+});
+
+Deno.test("createApp() runs the auth middleware before /v1 routes but not before /healthz", async () => {
+  await using kv = await Deno.openKv(":memory:");
+  const broker = await Broker.open(kv, { schedulerMode: "sweep" });
+  try {
+    const app = createApp(broker, {
+      auth: async (c, next) => {
+        if (c.req.header("authorization") !== "Bearer secret") {
+          return problemResponse({
+            type: "https://escrow.dev/problems/unauthorized",
+            title: "Unauthorized",
+            status: 401,
+            detail: "Cannot accept request: no valid token",
+          });
+        }
+        await next();
+      },
+    });
+    assertEquals((await app.request("/healthz")).status, 200);
+    const denied = await app.request("/v1/topics/Trade", { method: "PUT" });
+    assertEquals(denied.status, 401);
+    await denied.body?.cancel();
+    assertEquals((await broker.topics.list()).length, 0);
+    const allowed = await app.request("/v1/topics/Trade", {
+      method: "PUT",
+      headers: { authorization: "Bearer secret" },
+    });
+    assertEquals(allowed.status, 201);
+    await allowed.body?.cancel();
+  } finally {
+    await broker.stop();
+  }
+});
