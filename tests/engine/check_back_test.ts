@@ -177,13 +177,13 @@ Deno.test("with no check URL at all the check fails with a reason", async () => 
 
 Deno.test("a decision through the API while a check is in flight wins; the late answer is recorded", async () => {
   using time = new FakeTime(T0);
-  let broker: Broker | undefined;
+  const ref: { broker?: Broker } = {};
   await using server = startCheckServer(async (request): Promise<ScriptedAnswer> => {
-    await broker!.transactions.decide(request.transactionId, "commit");
+    await ref.broker!.transactions.decide(request.transactionId, "commit");
     return "rollback";
   });
   await using t = await setUp({}, server.url);
-  broker = t.broker;
+  ref.broker = t.broker;
   time.tick(6_000);
   await t.broker.scheduler.runDue();
   const view = await t.broker.transactions.get(t.id);
