@@ -62,16 +62,26 @@ Deno.test("GET /openapi.json is an OpenAPI 3.1 document listing every route", as
     .flatMap(([path, methods]) => Object.keys(methods).map((method) => `${method} ${path}`))
     .sort();
   assertEquals(routes, [
+    "delete /v1/groups/{group}",
+    "get /v1/groups",
+    "get /v1/groups/{group}",
+    "get /v1/groups/{group}/dead-letters",
     "get /v1/messages/{messageId}",
     "get /v1/topics",
     "get /v1/topics/{topic}",
     "get /v1/topics/{topic}/messages",
     "get /v1/transactions",
     "get /v1/transactions/{id}",
+    "post /v1/groups/{group}/ack",
+    "post /v1/groups/{group}/dead-letters/redrive",
+    "post /v1/groups/{group}/nack",
+    "post /v1/groups/{group}/receive",
+    "post /v1/groups/{group}/visibility",
     "post /v1/topics/{topic}/messages",
     "post /v1/topics/{topic}/transactions",
     "post /v1/transactions/{id}/commit",
     "post /v1/transactions/{id}/rollback",
+    "put /v1/groups/{group}",
     "put /v1/producer-groups/{group}",
     "put /v1/topics/{topic}",
   ]);
