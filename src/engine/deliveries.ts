@@ -210,15 +210,19 @@ export class Deliveries {
     return await this.#settle(groupName, handles, { kind: "ack" });
   }
 
-  /** Fails the current attempts now; they are retried after `delayMs` or the group's schedule. */
+  /**
+   * Fails the current attempts now, recording `reason`; they are retried
+   * after `delayMs` or on the group's schedule.
+   */
   async nack(
     groupName: string,
     handles: readonly string[],
     delayMs?: number,
+    reason?: string,
   ): Promise<SettleResult> {
     return await this.#settle(groupName, handles, {
       kind: "fail",
-      error: "nack",
+      error: reason ? `nack: ${reason}` : "nack",
       ...(delayMs !== undefined ? { delayMs } : {}),
     });
   }

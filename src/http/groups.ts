@@ -192,11 +192,12 @@ export const groupsRouter = newRouter()
     return c.json({ acked: result.settled, failed: result.failed }, 200);
   })
   .openapi(nack, async (c) => {
-    const { receiptHandles, delaySeconds } = c.req.valid("json");
+    const { receiptHandles, delaySeconds, reason } = c.req.valid("json");
     const result = await c.var.broker.deliveries.nack(
       c.req.valid("param").group,
       receiptHandles,
       delaySeconds !== undefined ? delaySeconds * 1000 : undefined,
+      reason,
     );
     return c.json({ nacked: result.settled, failed: result.failed }, 200);
   })

@@ -280,6 +280,7 @@ export const AckBody = z.object({ receiptHandles: ReceiptHandles }).strict();
 export const NackBody = z.object({
   receiptHandles: ReceiptHandles,
   delaySeconds: z.number().min(0).max(86_400).optional(),
+  reason: z.string().min(1).max(1024).optional(),
 }).strict();
 
 /** Handles that could not be settled. */

@@ -1,0 +1,388 @@
+/**
+ * `EscrowClient`: the broker's HTTP API as typed methods, on plain `fetch`
+ * (no Deno-only API, so it runs on Node and in workers too). Calls that are
+ * safe to repeat are retried on network errors; a publish gets a `dedupId`
+ * and a prepare a `transactionId` first, so a retry never stores twice.
+ *
+ * @module
+ */
+import type { z } from "zod";
+import type {
+  DeadLetterSchema,
+  GroupBody,
+  GroupDetailSchema,
+  GroupSchema,
+  MessageSchema,
+  PrepareBody,
+  ProducerGroupSchema,
+  PublishBody,
+  PublishResultSchema,
+  ReceivedMessageSchema,
+  TopicDetailSchema,
+  TopicSchema,
+  TransactionResultSchema,
+  TransactionSchema,
+  TransactionStateSchema,
+} from "../http/schemas.ts";
+import { EscrowError, EscrowNetworkError, type ProblemDetails } from "./errors.ts";
+
+/** A message to publish. */
+export type PublishInput = z.input<typeof PublishBody>;
+/** What publishing returns. */
+export type PublishResult = z.infer<typeof PublishResultSchema>;
+/** A half message to prepare. */
+export type PrepareInput = z.input<typeof PrepareBody>;
+/** A transaction's id, message id and state. */
+export type TransactionResult = z.infer<typeof TransactionResultSchema>;
+/** A transaction with its history. */
+export type Transaction = z.infer<typeof TransactionSchema>;
+/** A transaction's state. */
+export type TransactionState = z.infer<typeof TransactionStateSchema>;
+/** A topic. */
+export type Topic = z.infer<typeof TopicSchema>;
+/** A topic with its counts. */
+export type TopicDetail = z.infer<typeof TopicDetailSchema>;
+/** A stored message with its history and deliveries. */
+export type Message = z.infer<typeof MessageSchema>;
+/** A consumer group's configuration. */
+export type GroupInput = z.input<typeof GroupBody>;
+/** A consumer group. */
+export type Group = z.infer<typeof GroupSchema>;
+/** A consumer group with its delivery counts. */
+export type GroupDetail = z.infer<typeof GroupDetailSchema>;
+/** A delivered message with its receipt handle. */
+export type ReceivedMessage = z.infer<typeof ReceivedMessageSchema> & { receiptHandle: string };
+/** A dead letter. */
+export type DeadLetter = z.infer<typeof DeadLetterSchema>;
+/** A producer group. */
+export type ProducerGroup = z.infer<typeof ProducerGroupSchema>;
+/** Receipt handles that could not be settled, and why. */
+export type FailedHandle = { receiptHandle: string; reason: string };
+
+/** Options of {@linkcode EscrowClient}. */
+export interface EscrowClientOptions {
+  /** Sent as `Authorization: Bearer <token>` when set. */
+  token?: string;
+  /** Timeout of one request, in ms (a long poll adds its wait). @default {10000} */
+  timeoutMs?: number;
+  /** Retries of a repeatable call after a network error. @default {3} */
+  retries?: number;
+  /** Pause before retry k is k × this, in ms. @default {200} */
+  retryDelayMs?: number;
+  /** The fetch to use. @default {globalThis.fetch} */
+  fetch?: typeof fetch;
+}
+
+/** Options of one request. */
+interface RequestOptions {
+  readonly method: "GET" | "PUT" | "POST" | "DELETE";
+  readonly body?: unknown;
+  readonly headers?: Record<string, string>;
+  readonly query?: Record<string, string | number | undefined>;
+  /** Whether repeating the call is harmless. */
+  readonly repeatable: boolean;
+  readonly extraTimeoutMs?: number;
+  readonly signal?: AbortSignal;
+}
+
+const enc = encodeURIComponent;
+
+/**
+ * A typed client of the Escrow HTTP API.
+ *
+ * @example
+ * ```ts
+ * import { EscrowClient } from "./client.ts";
+ * const client = new EscrowClient("http://127.0.0.1:8000");
+ * await client.createTopic("Trade");
+ * const { messageId } = await client.publish("Trade", { tag: "Ops", body: { id: 1 } });
+ * ```
+ */
+export class EscrowClient {
+  /** The broker's base URL, without a trailing slash. */
+  readonly baseUrl: string;
+  readonly #token: string | undefined;
+  readonly #timeoutMs: number;
+  readonly #retries: number;
+  readonly #retryDelayMs: number;
+  readonly #fetch: typeof fetch;
+
+  /** Creates a client for the broker at `baseUrl`. */
+  constructor(baseUrl: string, options: EscrowClientOptions = {}) {
+    this.baseUrl = baseUrl.replace(/\/+$/, "");
+    this.#token = options.token;
+    this.#timeoutMs = options.timeoutMs ?? 10_000;
+    this.#retries = options.retries ?? 3;
+    this.#retryDelayMs = options.retryDelayMs ?? 200;
+    this.#fetch = options.fetch ?? ((input, init) => fetch(input, init));
+  }
+
+  /** Creates a topic (idempotent). */
+  async createTopic(name: string): Promise<Topic> {
+    return await this.#request(`/v1/topics/${enc(name)}`, { method: "PUT", repeatable: true });
+  }
+
+  /** Reads a topic with its counts. */
+  async getTopic(name: string): Promise<TopicDetail> {
+    return await this.#request(`/v1/topics/${enc(name)}`, { method: "GET", repeatable: true });
+  }
+
+  /** Lists topics. */
+  async listTopics(): Promise<Topic[]> {
+    const { topics } = await this.#request<{ topics: Topic[] }>("/v1/topics", {
+      method: "GET",
+      repeatable: true,
+    });
+    return topics;
+  }
+
+  /**
+   * Publishes a message. Without a `dedupId` one is generated, so retrying
+   * after a network error never stores the message twice.
+   */
+  async publish(topic: string, message: PublishInput): Promise<PublishResult> {
+    const body = { ...message, dedupId: message.dedupId ?? crypto.randomUUID() };
+    return await this.#request(`/v1/topics/${enc(topic)}/messages`, {
+      method: "POST",
+      body,
+      repeatable: true,
+    });
+  }
+
+  /** Finds visible messages by key, newest first. */
+  async messagesByKey(topic: string, key: string, limit?: number): Promise<Message[]> {
+    const { messages } = await this.#request<{ messages: Message[] }>(
+      `/v1/topics/${enc(topic)}/messages`,
+      { method: "GET", query: { key, limit }, repeatable: true },
+    );
+    return messages;
+  }
+
+  /** Reads a message with its transaction and delivery history. */
+  async getMessage(messageId: string): Promise<Message> {
+    return await this.#request(`/v1/messages/${enc(messageId)}`, {
+      method: "GET",
+      repeatable: true,
+    });
+  }
+
+  /**
+   * Stores a half message (invisible until committed). Without a
+   * `transactionId` one is generated, which makes the call repeatable.
+   */
+  async prepare(topic: string, input: PrepareInput): Promise<TransactionResult> {
+    const body = { ...input, transactionId: input.transactionId ?? crypto.randomUUID() };
+    return await this.#request(`/v1/topics/${enc(topic)}/transactions`, {
+      method: "POST",
+      body,
+      repeatable: true,
+    });
+  }
+
+  /** Commits a transaction (repeatable). */
+  async commit(transactionId: string): Promise<TransactionResult> {
+    return await this.#request(`/v1/transactions/${enc(transactionId)}/commit`, {
+      method: "POST",
+      repeatable: true,
+    });
+  }
+
+  /** Rolls a transaction back (repeatable). */
+  async rollback(transactionId: string): Promise<TransactionResult> {
+    return await this.#request(`/v1/transactions/${enc(transactionId)}/rollback`, {
+      method: "POST",
+      repeatable: true,
+    });
+  }
+
+  /** Reads a transaction with its history. */
+  async getTransaction(transactionId: string): Promise<Transaction> {
+    return await this.#request(`/v1/transactions/${enc(transactionId)}`, {
+      method: "GET",
+      repeatable: true,
+    });
+  }
+
+  /** Lists transactions. */
+  async listTransactions(
+    query: { state?: TransactionState; producerGroup?: string; limit?: number } = {},
+  ): Promise<Transaction[]> {
+    const { transactions } = await this.#request<{ transactions: Transaction[] }>(
+      "/v1/transactions",
+      { method: "GET", query, repeatable: true },
+    );
+    return transactions;
+  }
+
+  /** Sets the check-back URL of a producer group. */
+  async setProducerGroup(name: string, checkUrl: string): Promise<ProducerGroup> {
+    return await this.#request(`/v1/producer-groups/${enc(name)}`, {
+      method: "PUT",
+      body: { checkUrl },
+      repeatable: true,
+    });
+  }
+
+  /** Creates or updates a consumer group. */
+  async putGroup(name: string, config: GroupInput): Promise<Group> {
+    return await this.#request(`/v1/groups/${enc(name)}`, {
+      method: "PUT",
+      body: config,
+      repeatable: true,
+    });
+  }
+
+  /** Reads a consumer group with its counts. */
+  async getGroup(name: string): Promise<GroupDetail> {
+    return await this.#request(`/v1/groups/${enc(name)}`, { method: "GET", repeatable: true });
+  }
+
+  /** Lists consumer groups. */
+  async listGroups(): Promise<Group[]> {
+    const { groups } = await this.#request<{ groups: Group[] }>("/v1/groups", {
+      method: "GET",
+      repeatable: true,
+    });
+    return groups;
+  }
+
+  /** Deletes a consumer group. */
+  async deleteGroup(name: string): Promise<void> {
+    await this.#request(`/v1/groups/${enc(name)}`, { method: "DELETE", repeatable: true });
+  }
+
+  /**
+   * Receives up to `max` messages, long-polling up to `waitSeconds`. Not
+   * retried: a lost answer's messages come back after their visibility timeout.
+   */
+  async receive(
+    group: string,
+    options: {
+      max?: number;
+      waitSeconds?: number;
+      visibilityTimeoutSeconds?: number;
+      signal?: AbortSignal;
+    } = {},
+  ): Promise<ReceivedMessage[]> {
+    const { signal, ...body } = options;
+    const { messages } = await this.#request<{ messages: ReceivedMessage[] }>(
+      `/v1/groups/${enc(group)}/receive`,
+      {
+        method: "POST",
+        body,
+        repeatable: false,
+        extraTimeoutMs: (options.waitSeconds ?? 0) * 1000,
+        ...(signal ? { signal } : {}),
+      },
+    );
+    return messages;
+  }
+
+  /** Acknowledges messages by receipt handle. */
+  async ack(
+    group: string,
+    receiptHandles: string[],
+  ): Promise<{ acked: number; failed: FailedHandle[] }> {
+    return await this.#request(`/v1/groups/${enc(group)}/ack`, {
+      method: "POST",
+      body: { receiptHandles },
+      repeatable: true,
+    });
+  }
+
+  /**
+   * Fails the current attempts, recording `reason`; they are retried after
+   * `delaySeconds` or on the group's schedule.
+   */
+  async nack(
+    group: string,
+    receiptHandles: string[],
+    options: { delaySeconds?: number; reason?: string } = {},
+  ): Promise<{ nacked: number; failed: FailedHandle[] }> {
+    return await this.#request(`/v1/groups/${enc(group)}/nack`, {
+      method: "POST",
+      body: { receiptHandles, ...options },
+      repeatable: false,
+    });
+  }
+
+  /** Extends a message's visibility; returns the new receipt handle. */
+  async changeVisibility(
+    group: string,
+    receiptHandle: string,
+    visibilityTimeoutSeconds: number,
+  ): Promise<{ receiptHandle: string; visibleUntil: string }> {
+    return await this.#request(`/v1/groups/${enc(group)}/visibility`, {
+      method: "POST",
+      body: { receiptHandle, visibilityTimeoutSeconds },
+      repeatable: false,
+    });
+  }
+
+  /** Lists a group's dead letters. */
+  async deadLetters(
+    group: string,
+    options: { limit?: number; cursor?: string } = {},
+  ): Promise<{ messages: DeadLetter[]; cursor?: string }> {
+    return await this.#request(`/v1/groups/${enc(group)}/dead-letters`, {
+      method: "GET",
+      query: options,
+      repeatable: true,
+    });
+  }
+
+  /** Redelivers dead letters from attempt 1 (all when `messageIds` is omitted). */
+  async redrive(group: string, messageIds?: string[]): Promise<{ redriven: number }> {
+    return await this.#request(`/v1/groups/${enc(group)}/dead-letters/redrive`, {
+      method: "POST",
+      body: messageIds ? { messageIds } : {},
+      repeatable: true,
+    });
+  }
+
+  async #request<T>(path: string, options: RequestOptions): Promise<T> {
+    const url = new URL(this.baseUrl + path);
+    for (const [name, value] of Object.entries(options.query ?? {})) {
+      if (value !== undefined) url.searchParams.set(name, String(value));
+    }
+    const headers: Record<string, string> = { ...options.headers };
+    if (this.#token) headers.authorization = `Bearer ${this.#token}`;
+    if (options.body !== undefined) headers["content-type"] = "application/json";
+    const attempts = options.repeatable ? this.#retries + 1 : 1;
+    for (let attempt = 1;; attempt++) {
+      let response: Response;
+      try {
+        const timeout = AbortSignal.timeout(this.#timeoutMs + (options.extraTimeoutMs ?? 0));
+        response = await this.#fetch(url, {
+          method: options.method,
+          headers,
+          ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
+          signal: options.signal ? AbortSignal.any([timeout, options.signal]) : timeout,
+        });
+      } catch (error) {
+        if (attempt >= attempts || options.signal?.aborted) {
+          throw new EscrowNetworkError(
+            `Cannot reach ${url.origin}: ${error instanceof Error ? error.message : error}`,
+            error,
+          );
+        }
+        await new Promise((resolve) => setTimeout(resolve, this.#retryDelayMs * attempt));
+        continue;
+      }
+      if (response.status === 204) return undefined as T;
+      const text = await response.text();
+      const payload = text ? JSON.parse(text) : undefined;
+      if (!response.ok) {
+        throw new EscrowError(
+          payload && typeof payload === "object" ? payload as ProblemDetails : {
+            type: "about:blank",
+            title: response.statusText,
+            status: response.status,
+            detail: text,
+          },
+        );
+      }
+      return payload as T;
+    }
+  }
+}
