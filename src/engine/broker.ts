@@ -7,6 +7,7 @@
 import { NotFoundError } from "../domain/errors.ts";
 import type { TransactionEvent } from "../domain/events.ts";
 import { EventStore } from "../store/event_store.ts";
+import { GroupCommitter } from "../store/group_commit.ts";
 import { readMessage } from "../store/message_store.ts";
 import { callCheckBack } from "./check_back.ts";
 import type { EngineDeps } from "./deps.ts";
@@ -91,6 +92,7 @@ export class Broker {
       kv,
       store: new EventStore(kv),
       scheduler: this.scheduler,
+      committer: new GroupCommitter(kv),
       clock,
       fetch: options.fetch ?? ((input, init) => fetch(input, init)),
     };
@@ -101,7 +103,7 @@ export class Broker {
     this.groups = new Groups(this.#deps, this.topics);
     this.deliveries = new Deliveries(this.#deps, this.groups);
     this.push = new PushDispatcher(this.#deps, this.groups, this.deliveries);
-    this.messages = new Messages(this.#deps, this.topics, this.transactions, this.groups);
+    this.messages = new Messages(this.#deps, this.topics, this.transactions);
   }
 
   /** Starts running due jobs and pushing to push groups. */

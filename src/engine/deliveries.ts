@@ -31,10 +31,10 @@ import {
   type ReceiptHandle,
 } from "../domain/receipt_handle.ts";
 import { nextRetry } from "../domain/retry_policy.ts";
-import { commit } from "../store/commit.ts";
 import { adjust } from "../store/counters.ts";
 import { keys } from "../store/keys.ts";
 import { readBody } from "../store/message_store.ts";
+import { WriteSet } from "../store/write_set.ts";
 import { type EngineDeps, MAX_WRITE_ATTEMPTS } from "./deps.ts";
 import type { CompiledGroup, Cursor, GroupCounter, Groups } from "./groups.ts";
 
@@ -149,18 +149,33 @@ const SCAN_LIMIT = 5_000;
 /** Most messages one receive returns. */
 export const MAX_RECEIVE = 256;
 
-/** The named actions a delivery transition asks the engine to carry out. */
+/** Plans already worked out, by state and event type. */
+const plans = new Map<string, { next: DeliveryState; actions: string[] }>();
+
+/**
+ * The target state and named actions of a delivery transition, from the
+ * machine. The engine only sends events whose attempt numbers it derived from
+ * the same stream head (and the append at that head is checked), so the
+ * machine's attempt guards always pass and the plan depends on the state and
+ * the event type alone: it is worked out once per pair and reused, which
+ * keeps XState off the per-message hot path.
+ */
 function planDelivery(
   state: DeliveryState,
   context: DeliveryContext,
   event: DeliveryEvent,
 ): { next: DeliveryState; actions: string[] } {
+  const id = `${state}|${event.type}`;
+  const known = plans.get(id);
+  if (known) return known;
   const snapshot = deliveryMachine.resolveState({ value: state, context });
   if (!snapshot.can(event)) {
     throw new TypeError(`Cannot apply ${event.type}: current state is ${state}`);
   }
   const [next, actions] = transition(deliveryMachine, snapshot, event);
-  return { next: next.value as DeliveryState, actions: actions.map((a) => a.type) };
+  const plan = { next: next.value as DeliveryState, actions: actions.map((a) => a.type) };
+  plans.set(id, plan);
+  return plan;
 }
 
 const streamKey = (group: string, messageId: string, seq: number) =>
@@ -241,7 +256,8 @@ export class Deliveries {
     handleText: string,
     seconds: number,
   ): Promise<{ receiptHandle: string; visibleUntil: number } | { failed: string }> {
-    const { kv, clock, scheduler } = this.#deps;
+    const { clock, scheduler, committer } = this.#deps;
+    const group = await this.#groups.compiled(groupName);
     const handle = decodeReceiptHandle(handleText);
     if (!handle || handle.group !== groupName) return { failed: "unknown receipt handle" };
     const now = clock();
@@ -252,12 +268,14 @@ export class Deliveries {
       data: { attempt: handle.attempt, visibleUntil },
       at: now,
     };
-    const op = kv.atomic();
-    await this.#apply(op, await this.#groups.compiled(groupName), handle, "inFlight", event, {
+    const op = new WriteSet();
+    await this.#apply(op, group, handle, "inFlight", event, {
       oldVisibleUntil: handle.visibleUntil,
     });
     scheduler.schedule(op, { kind: "visibilityDue", group: groupName }, visibleUntil);
-    if (!(await commit(op)).ok) return { failed: "receipt handle expired or already settled" };
+    if (!(await committer.commit(op))) {
+      return { failed: "receipt handle expired or already settled" };
+    }
     const next: ReceiptHandle = { ...handle, seq: handle.seq + 1, visibleUntil };
     return { receiptHandle: encodeReceiptHandle(next), visibleUntil };
   }
@@ -329,7 +347,7 @@ export class Deliveries {
       for (const entry of entries.slice(i, i + SETTLE_CHUNK)) {
         // One commit per dead letter keeps a stale one from failing its neighbours.
         const record = entry.value;
-        const op = kv.atomic().check(entry);
+        const op = new WriteSet().check(entry);
         const handle: ReceiptHandle = {
           group: groupName,
           messageId: record.messageId,
@@ -344,7 +362,7 @@ export class Deliveries {
           data: {},
           at: clock(),
         }, {});
-        if ((await commit(op)).ok) redriven++;
+        if (await this.#deps.committer.commit(op)) redriven++;
       }
     }
     return redriven;
@@ -352,12 +370,12 @@ export class Deliveries {
 
   /** Routes and starts deliveries: due entries first, then the topic logs. */
   async #start(group: CompiledGroup, max: number, visibilityMs: number): Promise<Started[]> {
-    const { kv, clock, scheduler } = this.#deps;
+    const { kv, clock, scheduler, committer } = this.#deps;
     const name = group.record.name;
     for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
       const now = clock();
       const visibleUntil = now + visibilityMs;
-      const op = kv.atomic();
+      const op = new WriteSet();
       let checks = 0;
       let wrote = false;
       const picks: Pick[] = [];
@@ -455,7 +473,7 @@ export class Deliveries {
       if (picks.length > 0) {
         scheduler.schedule(op, { kind: "visibilityDue", group: name }, visibleUntil);
       }
-      if ((await commit(op)).ok) {
+      if (await committer.commit(op)) {
         return picks.map((p) => ({
           ...p,
           seq: p.seq + (p.retry ? 2 : 1),
@@ -473,7 +491,7 @@ export class Deliveries {
    * (checked unless told otherwise) and what the machine's actions ask for.
    */
   async #apply(
-    op: Deno.AtomicOperation,
+    op: WriteSet,
     group: CompiledGroup,
     handle: ReceiptHandle,
     state: DeliveryState,
@@ -577,7 +595,7 @@ export class Deliveries {
     const valid: Settling[] = [];
     const now = this.#deps.clock();
     await this.#groups.require(groupName);
-    for (const text of texts) {
+    for (const text of new Set(texts)) {
       const handle = decodeReceiptHandle(text);
       if (!handle || handle.group !== groupName) {
         failed.push({ receiptHandle: text, reason: "unknown receipt handle" });
@@ -600,7 +618,7 @@ export class Deliveries {
     const failed: SettleResult["failed"] = [];
     let settled = 0;
     const run = async (chunk: readonly Settling[]) => {
-      const op = this.#deps.kv.atomic();
+      const op = new WriteSet();
       const counts: Partial<Record<GroupCounter, number>> = {};
       const now = this.#deps.clock();
       for (const handle of chunk) {
@@ -615,7 +633,7 @@ export class Deliveries {
         counts[counter] = (counts[counter] ?? 0) + 1;
       }
       this.#count(op, groupName, counts);
-      return (await commit(op)).ok;
+      return await this.#deps.committer.commit(op);
     };
     for (let i = 0; i < handles.length; i += SETTLE_CHUNK) {
       const chunk = handles.slice(i, i + SETTLE_CHUNK);
@@ -665,7 +683,7 @@ export class Deliveries {
 
   /** Hands an ordered group's message-group lock to the next waiting message, or frees it. */
   async #releaseOrder(
-    op: Deno.AtomicOperation,
+    op: WriteSet,
     name: string,
     messageGroup: string,
     messageId: string,
@@ -696,13 +714,13 @@ export class Deliveries {
     op.delete(lockKey);
   }
 
-  #putDue(op: Deno.AtomicOperation, name: string, dueAt: number, record: DueRecord): void {
+  #putDue(op: WriteSet, name: string, dueAt: number, record: DueRecord): void {
     op.set(keys.due(name, dueAt, record.messageId), record);
     op.sum(keys.groupSignal(name), 1n);
   }
 
   #count(
-    op: Deno.AtomicOperation,
+    op: WriteSet,
     name: string,
     deltas: Partial<Record<GroupCounter, number>>,
   ): void {

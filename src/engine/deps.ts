@@ -6,6 +6,7 @@
  * @module
  */
 import type { EventStore } from "../store/event_store.ts";
+import type { GroupCommitter } from "../store/group_commit.ts";
 import type { Scheduler } from "./scheduler.ts";
 
 /** The engine's collaborators. */
@@ -13,6 +14,8 @@ export interface EngineDeps {
   readonly kv: Deno.Kv;
   readonly store: EventStore;
   readonly scheduler: Scheduler;
+  /** Shares commits between concurrent changes. */
+  readonly committer: GroupCommitter;
   /** Current time in epoch ms. */
   readonly clock: () => number;
   /** Used for check-back calls to producers. */

@@ -13,7 +13,6 @@ import type { MessageRecord } from "../domain/message.ts";
 import { keys } from "../store/keys.ts";
 import { readBody, readMessage } from "../store/message_store.ts";
 import type { EngineDeps } from "./deps.ts";
-import type { Groups } from "./groups.ts";
 import type { Topics } from "./topics.ts";
 import type { Transactions, TransactionView } from "./transactions.ts";
 
@@ -105,14 +104,12 @@ export class Messages {
   readonly #deps: EngineDeps;
   readonly #topics: Topics;
   readonly #transactions: Transactions;
-  readonly #groups: Groups;
 
   /** Creates the queries over the engine's collaborators. */
-  constructor(deps: EngineDeps, topics: Topics, transactions: Transactions, groups: Groups) {
+  constructor(deps: EngineDeps, topics: Topics, transactions: Transactions) {
     this.#deps = deps;
     this.#topics = topics;
     this.#transactions = transactions;
-    this.#groups = groups;
   }
 
   /** Reads one message with its body, transaction and history. */
@@ -134,12 +131,15 @@ export class Messages {
       ...(published ? { publishedAt: published.at } : {}),
       ...(transaction ? { transaction } : {}),
       history: events,
-      deliveries: published ? await this.#deliveries(record, published.at) : [],
+      deliveries: published ? await this.#deliveries(record) : [],
     };
   }
 
-  /** Deliveries with events, plus matching groups that have not attempted it yet. */
-  async #deliveries(record: MessageRecord, publishedAt: number): Promise<DeliveryView[]> {
+  /**
+   * The deliveries that have begun: one per group that attempted the message.
+   * A group that has not reached it yet has no events and is not listed.
+   */
+  async #deliveries(record: MessageRecord): Promise<DeliveryView[]> {
     const byGroup = new Map<string, DeliveryEvent[]>();
     const iter = this.#deps.kv.list<DeliveryEvent>({
       start: keys.stream("dlv", `${record.messageId}:`),
@@ -151,16 +151,8 @@ export class Messages {
       events.push(entry.value);
       byGroup.set(group, events);
     }
-    const views = [...byGroup].map(([group, events]) => deliveryView(group, events));
-    for (const group of await this.#groups.list()) {
-      if (byGroup.has(group.name) || group.createdAt > publishedAt) continue;
-      const { subscriptions } = await this.#groups.compiled(group.name);
-      const subscribed = subscriptions.some((s) =>
-        s.topic === record.topic && s.matches(record.tag, record.properties)
-      );
-      if (subscribed) views.push(deliveryView(group.name, []));
-    }
-    return views.sort((a, b) => a.group.localeCompare(b.group));
+    return [...byGroup].map(([group, events]) => deliveryView(group, events))
+      .sort((a, b) => a.group.localeCompare(b.group));
   }
 
   /** Lists visible messages of `topic` carrying `key`, newest first. */

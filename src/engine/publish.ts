@@ -9,13 +9,13 @@
 import { monotonicUlid } from "@std/ulid";
 import { encodeBody } from "../domain/body.ts";
 import type { MessagePublished } from "../domain/events.ts";
-import type { LogEntry, MessageInput, MessageRecord } from "../domain/message.ts";
+import type { MessageInput, MessageRecord } from "../domain/message.ts";
 import { DEDUP_WINDOW_MS } from "../domain/names.ts";
 import { keys } from "../store/keys.ts";
 import { type MessageFields, writeMessage } from "../store/message_store.ts";
+import { WriteSet } from "../store/write_set.ts";
 import type { EngineDeps } from "./deps.ts";
-import { countIn, type Topics } from "./topics.ts";
-import { commit } from "../store/commit.ts";
+import type { Topics } from "./topics.ts";
 
 /** What publishing a normal message returns. */
 export interface PublishResult {
@@ -35,27 +35,26 @@ interface DedupRecord {
 }
 
 /**
- * Adds to `op` what makes `records` visible on their topics at time `at`: one
- * topic-log entry per topic (keyed by the commit's versionstamp, so the log is
- * in commit order), the key index, the `MessagePublished` event and the count.
+ * Adds to `writes` what makes `records` visible on their topics at time `at`:
+ * the topic-log entries (the committer writes one log entry per topic and
+ * commit, keyed by its versionstamp, so the log is in commit order), the key
+ * index and the `MessagePublished` event.
  *
  * @example
  * ```ts
  * import { makeVisible } from "./publish.ts";
- * declare const kv: Deno.Kv;
+ * import { WriteSet } from "../store/write_set.ts";
  * declare const records: import("../domain/message.ts").MessageRecord[];
- * makeVisible(kv, kv.atomic(), records, Date.now());
+ * makeVisible(new WriteSet(), records, Date.now());
  * ```
  */
 export function makeVisible(
-  kv: Deno.Kv,
-  op: Deno.AtomicOperation,
+  writes: WriteSet,
   records: readonly MessageRecord[],
   at: number,
-): Deno.AtomicOperation {
-  const byTopic = new Map<string, LogEntry[]>();
+): WriteSet {
   for (const record of records) {
-    const entry: LogEntry = {
+    writes.makeVisible(record.topic, {
       messageId: record.messageId,
       properties: record.properties,
       publishedAt: at,
@@ -63,12 +62,9 @@ export function makeVisible(
       ...(record.delaySeconds ? { deliverAt: at + record.delaySeconds * 1000 } : {}),
       ...(record.messageGroup !== undefined ? { messageGroup: record.messageGroup } : {}),
       ...(record.transactionId !== undefined ? { transactionId: record.transactionId } : {}),
-    };
-    const list = byTopic.get(record.topic) ?? [];
-    list.push(entry);
-    byTopic.set(record.topic, list);
+    });
     for (const key of new Set(record.keys)) {
-      op.set(keys.byKey(record.topic, key, record.messageId), record.messageId);
+      writes.set(keys.byKey(record.topic, key, record.messageId), record.messageId);
     }
     const published: MessagePublished = {
       type: "MessagePublished",
@@ -79,15 +75,10 @@ export function makeVisible(
       },
       at,
     };
-    op.check({ key: keys.event("msg", record.messageId, 1), versionstamp: null })
-      .set(keys.event("msg", record.messageId, 1), published);
+    // Unchecked: a fresh message id, or a transaction stream's own check, rules out a second one.
+    writes.set(keys.event("msg", record.messageId, 1), published);
   }
-  for (const [topic, entries] of byTopic) {
-    op.set([...keys.topicLog(topic), kv.commitVersionstamp()], entries);
-    op.sum(keys.topicHead(topic), 1n);
-    countIn(op, topic, "published", entries.length);
-  }
-  return op;
+  return writes;
 }
 
 /**
@@ -145,7 +136,7 @@ export class Publisher {
    * on the same topic within 24 h returns the first message, stores nothing.
    */
   async publish(topic: string, input: MessageInput): Promise<PublishResult> {
-    const { kv, clock } = this.#deps;
+    const { kv, clock, committer } = this.#deps;
     await this.#topics.require(topic);
     const body = encodeBody(input);
     const dedupKey = input.dedupId !== undefined ? keys.dedup(topic, input.dedupId) : undefined;
@@ -157,7 +148,7 @@ export class Publisher {
       }
       const messageId = monotonicUlid();
       const at = clock();
-      const op = kv.atomic();
+      const op = new WriteSet();
       const record = writeMessage(op, messageFields(messageId, topic, input, at), body);
       if (dedupKey) {
         const dedup: DedupRecord = {
@@ -168,9 +159,8 @@ export class Publisher {
         op.check({ key: dedupKey, versionstamp: seen?.versionstamp ?? null })
           .set(dedupKey, dedup, { expireIn: DEDUP_WINDOW_MS });
       }
-      makeVisible(kv, op, [record], at);
-      const result = await commit(op);
-      if (result.ok) {
+      makeVisible(op, [record], at);
+      if (await committer.commit(op)) {
         return {
           messageId,
           topic,

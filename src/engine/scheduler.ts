@@ -19,6 +19,7 @@
 import { monotonicUlid } from "@std/ulid";
 import { commit } from "../store/commit.ts";
 import { keys } from "../store/keys.ts";
+import type { Writes } from "../store/write_set.ts";
 import type { Job, StoredJob } from "./jobs.ts";
 
 /** How due jobs are noticed. */
@@ -124,7 +125,7 @@ export class Scheduler {
   }
 
   /** Adds the write of `job`, due at `dueAt` (epoch ms), to the atomic operation `op`. */
-  schedule(op: Deno.AtomicOperation, job: Job, dueAt: number): Deno.AtomicOperation {
+  schedule<W extends Writes>(op: W, job: Job, dueAt: number): W {
     const id = monotonicUlid();
     op.set(keys.job(dueAt, id), { id, job, runs: 0 } satisfies StoredJob);
     this.#ring(op, dueAt - this.#clock());
@@ -132,7 +133,7 @@ export class Scheduler {
   }
 
   /** Adds what wakes a scheduler `delayMs` from now: a doorbell, or the signal sweepers watch. */
-  #ring(op: Deno.AtomicOperation, delayMs: number): void {
+  #ring(op: Writes, delayMs: number): void {
     if (this.#mode === "queue") {
       const delay = Math.min(Math.max(0, delayMs), MAX_ENQUEUE_DELAY_MS);
       op.enqueue({ kind: DOORBELL } satisfies Doorbell, { delay: Math.ceil(delay) });

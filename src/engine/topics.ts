@@ -6,6 +6,7 @@
  */
 import { NotFoundError } from "../domain/errors.ts";
 import { keys } from "../store/keys.ts";
+import type { Writes } from "../store/write_set.ts";
 import type { EngineDeps } from "./deps.ts";
 import { commit } from "../store/commit.ts";
 
@@ -43,12 +44,12 @@ export interface ProducerGroupRecord {
  * await countIn(kv.atomic(), "Trade", "published").commit();
  * ```
  */
-export function countIn(
-  op: Deno.AtomicOperation,
+export function countIn<W extends Writes>(
+  op: W,
   topic: string,
   counter: TopicCounter,
   n = 1,
-): Deno.AtomicOperation {
+): W {
   return op.sum(keys.counter(topic, counter), BigInt(n));
 }
 
@@ -64,6 +65,7 @@ export function countIn(
  */
 export class Topics {
   readonly #deps: EngineDeps;
+  readonly #known = new Map<string, TopicRecord>();
 
   /** Creates the use cases over the engine's collaborators. */
   constructor(deps: EngineDeps) {
@@ -81,10 +83,16 @@ export class Topics {
     return { topic: await this.require(name), created: false };
   }
 
-  /** Reads a topic or throws {@linkcode NotFoundError}. */
+  /**
+   * Reads a topic or throws {@linkcode NotFoundError}. Topics are never
+   * deleted, so one found stays cached: publishing does not read it again.
+   */
   async require(name: string): Promise<TopicRecord> {
+    const cached = this.#known.get(name);
+    if (cached) return cached;
     const entry = await this.#deps.kv.get<TopicRecord>(keys.topic(name));
     if (!entry.value) throw new NotFoundError(`Cannot find topic: ${name}`, { topic: name });
+    this.#known.set(name, entry.value);
     return entry.value;
   }
 

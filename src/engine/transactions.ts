@@ -30,11 +30,11 @@ import type { MessageInput } from "../domain/message.ts";
 import type { StreamId } from "../store/event_store.ts";
 import { keys } from "../store/keys.ts";
 import { readMessage, writeMessage } from "../store/message_store.ts";
+import { WriteSet } from "../store/write_set.ts";
 import { type EngineDeps, MAX_WRITE_ATTEMPTS } from "./deps.ts";
 import { makeVisible, messageFields } from "./publish.ts";
 import { replayTransaction, type TransactionSnapshot } from "./replay.ts";
 import { countIn, type Topics } from "./topics.ts";
-import { commit } from "../store/commit.ts";
 
 /** RocketMQ's `transactionTimeOut`: first check-back after 6 s. */
 export const DEFAULT_CHECK_AFTER_SECONDS = 6;
@@ -138,7 +138,7 @@ export class Transactions {
     topic: string,
     input: PrepareInput,
   ): Promise<{ view: TransactionView; created: boolean }> {
-    const { kv, store, clock } = this.#deps;
+    const { store, clock, committer } = this.#deps;
     await this.#topics.require(topic);
     const body = encodeBody(input);
     const transactionId = input.transactionId ?? monotonicUlid();
@@ -175,7 +175,7 @@ export class Transactions {
       ];
       const [initial] = initialTransition(transactionMachine, { prepared, at });
       const [snapshot, actions] = transition(transactionMachine, initial, events[1]!);
-      const op = kv.atomic();
+      const op = new WriteSet();
       writeMessage(op, messageFields(messageId, topic, input, at, transactionId), body);
       store.append(op, stream(transactionId), 0, events);
       await this.#carryOut(op, actions as PlannedAction[], snapshot, at);
@@ -184,7 +184,7 @@ export class Transactions {
         op.set(keys.txByGroup(prepared.producerGroup, transactionId), null);
       }
       countIn(op, topic, "prepared");
-      if ((await commit(op)).ok) return { view: viewOf(snapshot, events), created: true };
+      if (await committer.commit(op)) return { view: viewOf(snapshot, events), created: true };
     }
     throw new ContentionError(`Cannot prepare transaction ${transactionId}: too much contention`);
   }
@@ -261,7 +261,7 @@ export class Transactions {
     transactionId: string,
     decide: (snapshot: TransactionSnapshot) => TransactionEvent | undefined,
   ): Promise<{ view: TransactionView; appended: boolean }> {
-    const { kv, store } = this.#deps;
+    const { store, committer } = this.#deps;
     for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
       const { events, version } = await store.read<TransactionEvent>(stream(transactionId));
       if (version === 0) {
@@ -271,7 +271,7 @@ export class Transactions {
       const event = decide(snapshot);
       if (!event) return { view: viewOf(snapshot, events), appended: false };
       const [next, actions] = transition(transactionMachine, snapshot, event);
-      const op = kv.atomic();
+      const op = new WriteSet();
       store.append(op, stream(transactionId), version, [event]);
       await this.#carryOut(op, actions as PlannedAction[], next, event.at);
       const before = stateOf(snapshot);
@@ -283,7 +283,7 @@ export class Transactions {
           countIn(op, next.context.topic, after);
         }
       }
-      if ((await commit(op)).ok) {
+      if (await committer.commit(op)) {
         return { view: viewOf(next, [...events, event]), appended: true };
       }
     }
@@ -292,7 +292,7 @@ export class Transactions {
 
   /** Carries out the machine's named actions as writes in the same commit. */
   async #carryOut(
-    op: Deno.AtomicOperation,
+    op: WriteSet,
     actions: readonly PlannedAction[],
     snapshot: TransactionSnapshot,
     at: number,
@@ -314,7 +314,7 @@ export class Transactions {
         case "publishMessage": {
           const record = await readMessage(kv, messageId);
           if (!record) throw new TypeError(`Cannot publish: message ${messageId} is missing`);
-          makeVisible(kv, op, [record], at);
+          makeVisible(op, [record], at);
           break;
         }
         default:

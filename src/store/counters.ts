@@ -6,6 +6,8 @@
  * @module
  */
 
+import type { Writes } from "./write_set.ts";
+
 const WRAP = 1n << 64n;
 
 /**
@@ -18,11 +20,7 @@ const WRAP = 1n << 64n;
  * await adjust(adjust(kv.atomic(), ["c"], 5), ["c"], -2).commit();
  * ```
  */
-export function adjust(
-  op: Deno.AtomicOperation,
-  key: Deno.KvKey,
-  delta: number,
-): Deno.AtomicOperation {
+export function adjust<W extends Writes>(op: W, key: Deno.KvKey, delta: number): W {
   if (delta === 0) return op;
   const value = BigInt(delta);
   return op.sum(key, value >= 0n ? value : WRAP + value);

@@ -9,6 +9,7 @@
  */
 import type { StoredEvent } from "../domain/events.ts";
 import { keys, type StreamKind } from "./keys.ts";
+import type { Writes } from "./write_set.ts";
 
 /** A stream's events and its version (the seq of its last event, 0 when empty). */
 export interface StreamRead<E extends StoredEvent> {
@@ -59,12 +60,12 @@ export class EventStore {
    * writes of `events` after it. The commit fails (`ok: false`) when another
    * writer appended first.
    */
-  append(
-    op: Deno.AtomicOperation,
+  append<W extends Writes>(
+    op: W,
     stream: StreamId,
     expectedVersion: number,
     events: readonly StoredEvent[],
-  ): Deno.AtomicOperation {
+  ): W {
     if (events.length === 0) {
       throw new RangeError("Cannot append: no events given");
     }

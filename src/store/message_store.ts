@@ -9,6 +9,7 @@
 import type { EncodedBody } from "../domain/body.ts";
 import type { MessageRecord } from "../domain/message.ts";
 import { keys } from "./keys.ts";
+import type { Writes } from "./write_set.ts";
 
 /** Bodies up to this size are kept inside the message record. */
 export const INLINE_BODY_LIMIT = 40 * 1024;
@@ -35,7 +36,7 @@ export type MessageFields = Omit<
  * ```
  */
 export function writeMessage(
-  op: Deno.AtomicOperation,
+  op: Writes,
   fields: MessageFields,
   body: EncodedBody,
 ): MessageRecord {

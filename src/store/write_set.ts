@@ -1,0 +1,188 @@
+/**
+ * A recorded set of KV writes: the checks, mutations and enqueues of one
+ * change, kept as data so that several changes can share one commit (group
+ * commit) and so their keys can be compared to keep conflicting changes
+ * apart. It has the subset of `Deno.AtomicOperation`'s API the engine uses.
+ * Messages made visible are kept aside: each commit writes one topic-log
+ * entry per topic, keyed by its versionstamp, for all the changes it carries.
+ *
+ * @module
+ */
+import type { LogEntry } from "../domain/message.ts";
+
+/** The part of `Deno.AtomicOperation` the engine writes through. */
+export interface Writes {
+  check(...checks: Deno.AtomicCheck[]): this;
+  set(key: Deno.KvKey, value: unknown, options?: { expireIn?: number }): this;
+  delete(key: Deno.KvKey): this;
+  sum(key: Deno.KvKey, n: bigint): this;
+  enqueue(value: unknown, options?: { delay?: number }): this;
+}
+
+type Step =
+  | { readonly kind: "check"; readonly check: Deno.AtomicCheck }
+  | {
+    readonly kind: "set";
+    readonly key: Deno.KvKey;
+    readonly value: unknown;
+    readonly options?: { expireIn?: number };
+  }
+  | { readonly kind: "delete"; readonly key: Deno.KvKey }
+  | { readonly kind: "sum"; readonly key: Deno.KvKey; readonly n: bigint }
+  | { readonly kind: "enqueue"; readonly value: unknown; readonly options?: { delay?: number } };
+
+/** A message made visible on a topic by a change. */
+export interface VisibleEntry {
+  readonly topic: string;
+  readonly entry: LogEntry;
+}
+
+/** Size of a key or value for the commit-size budget (an upper estimate). */
+export function estimateSize(value: unknown, depth = 0): number {
+  if (value === null || value === undefined) return 1;
+  switch (typeof value) {
+    case "string":
+      return 2 * value.length + 4;
+    case "number":
+    case "bigint":
+    case "boolean":
+      return 9;
+    case "object": {
+      if (value instanceof Uint8Array) return value.byteLength + 4;
+      if (depth > 8) return 64;
+      let total = 4;
+      if (Array.isArray(value)) {
+        for (const item of value) total += estimateSize(item, depth + 1);
+      } else {
+        for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+          total += 2 * k.length + estimateSize(v, depth + 1);
+        }
+      }
+      return total;
+    }
+    default:
+      return 16;
+  }
+}
+
+/** A stable text form of a key, to compare keys across changes. */
+export function keyText(key: Deno.KvKey): string {
+  return key.map((part) =>
+    part instanceof Uint8Array ? `u8:${[...part].join(",")}` : `${typeof part}:${String(part)}`
+  ).join("\u0000");
+}
+
+/**
+ * The writes of one change.
+ *
+ * @example
+ * ```ts
+ * import { WriteSet } from "./write_set.ts";
+ * using kv = await Deno.openKv(":memory:");
+ * const writes = new WriteSet().set(["a"], 1).sum(["n"], 1n);
+ * const op = kv.atomic();
+ * writes.applyTo(op);
+ * await op.commit();
+ * ```
+ */
+export class WriteSet implements Writes {
+  readonly #steps: Step[] = [];
+  readonly visible: VisibleEntry[] = [];
+  /** Mutations and enqueues (Deno KV allows 1,000 per commit). */
+  mutations = 0;
+  /** Checks (Deno KV allows 100 per commit). */
+  checks = 0;
+  /** Estimated bytes of keys and values. */
+  bytes = 0;
+
+  /** Adds checks. */
+  check(...checks: Deno.AtomicCheck[]): this {
+    for (const check of checks) {
+      this.#steps.push({
+        kind: "check",
+        check: { key: check.key, versionstamp: check.versionstamp },
+      });
+      this.checks++;
+      this.bytes += estimateSize(check.key);
+    }
+    return this;
+  }
+
+  /** Adds a set. */
+  set(key: Deno.KvKey, value: unknown, options?: { expireIn?: number }): this {
+    this.#steps.push({ kind: "set", key, value, ...(options ? { options } : {}) });
+    this.mutations++;
+    this.bytes += estimateSize(key) + estimateSize(value);
+    return this;
+  }
+
+  /** Adds a delete. */
+  delete(key: Deno.KvKey): this {
+    this.#steps.push({ kind: "delete", key });
+    this.mutations++;
+    this.bytes += estimateSize(key);
+    return this;
+  }
+
+  /** Adds a sum (a conflict-free counter update). */
+  sum(key: Deno.KvKey, n: bigint): this {
+    this.#steps.push({ kind: "sum", key, n });
+    this.mutations++;
+    this.bytes += estimateSize(key) + 8;
+    return this;
+  }
+
+  /** Adds an enqueue. */
+  enqueue(value: unknown, options?: { delay?: number }): this {
+    this.#steps.push({ kind: "enqueue", value, ...(options ? { options } : {}) });
+    this.mutations++;
+    this.bytes += estimateSize(value);
+    return this;
+  }
+
+  /** Records a message made visible on its topic. */
+  makeVisible(topic: string, entry: LogEntry): this {
+    this.visible.push({ topic, entry });
+    this.bytes += estimateSize(entry);
+    return this;
+  }
+
+  /** Keys this change checks (what it read and relies on). */
+  checkedKeys(): string[] {
+    return this.#steps.flatMap((s) => s.kind === "check" ? [keyText(s.check.key)] : []);
+  }
+
+  /** Keys this change sets or deletes. */
+  writtenKeys(): string[] {
+    return this.#steps.flatMap((s) =>
+      s.kind === "set" || s.kind === "delete" ? [keyText(s.key)] : []
+    );
+  }
+
+  /** Adds every step to a real atomic operation (visible entries are the committer's). */
+  applyTo(op: Deno.AtomicOperation): void {
+    for (const step of this.#steps) {
+      switch (step.kind) {
+        case "check":
+          op.check(step.check);
+          break;
+        case "set":
+          op.set(step.key, step.value, step.options);
+          break;
+        case "delete":
+          op.delete(step.key);
+          break;
+        case "sum":
+          op.sum(step.key, step.n);
+          break;
+        case "enqueue":
+          op.enqueue(step.value, step.options);
+          break;
+        default: {
+          const never: never = step;
+          throw new TypeError(`Cannot apply step ${JSON.stringify(never)}`);
+        }
+      }
+    }
+  }
+}
