@@ -351,6 +351,7 @@ export class EscrowClient {
     const attempts = options.repeatable ? this.#retries + 1 : 1;
     for (let attempt = 1;; attempt++) {
       let response: Response;
+      let text: string;
       try {
         const timeout = AbortSignal.timeout(this.#timeoutMs + (options.extraTimeoutMs ?? 0));
         response = await this.#fetch(url, {
@@ -359,6 +360,8 @@ export class EscrowClient {
           ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
           signal: options.signal ? AbortSignal.any([timeout, options.signal]) : timeout,
         });
+        // Reading the answer is part of the exchange: a connection that breaks here is retried too.
+        text = await response.text();
       } catch (error) {
         if (attempt >= attempts || options.signal?.aborted) {
           throw new EscrowNetworkError(
@@ -370,8 +373,12 @@ export class EscrowClient {
         continue;
       }
       if (response.status === 204) return undefined as T;
-      const text = await response.text();
-      const payload = text ? JSON.parse(text) : undefined;
+      let payload: unknown;
+      try {
+        payload = text ? JSON.parse(text) : undefined;
+      } catch {
+        payload = undefined;
+      }
       if (!response.ok) {
         throw new EscrowError(
           payload && typeof payload === "object" ? payload as ProblemDetails : {

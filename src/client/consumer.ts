@@ -72,6 +72,7 @@ export class Consumer {
     this.#abort.abort();
     await this.#loop?.catch(() => {});
     await Promise.allSettled([...this.#running]);
+    await this.#flushing;
     await this.#flush();
   }
 
@@ -106,25 +107,38 @@ export class Consumer {
 
   async #handle(message: ReceivedMessage): Promise<void> {
     let handle = message.receiptHandle;
+    let extending: Promise<void> = Promise.resolve();
     // Extend visibility at two thirds of the timeout while the handler runs.
     const every = this.#visibilitySeconds * 1000 * 2 / 3;
     const timer = setInterval(() => {
-      this.#client.changeVisibility(this.#group, handle, this.#visibilitySeconds)
-        .then((extended) => handle = extended.receiptHandle)
-        .catch((error) => this.#onError(error));
+      extending = extending.then(() =>
+        this.#client.changeVisibility(this.#group, handle, this.#visibilitySeconds)
+          .then((extended) => {
+            handle = extended.receiptHandle;
+          })
+          .catch((error) => this.#onError(error))
+      );
     }, every);
+    let failure: unknown;
+    let failed = false;
     try {
       await this.#handler(message);
-      clearInterval(timer);
+    } catch (error) {
+      failed = true;
+      failure = error;
+    }
+    clearInterval(timer);
+    // An extension still in flight replaces the handle: settle with the newest one.
+    await extending;
+    if (!failed) {
       this.#toAck.push(handle);
       this.#scheduleFlush();
-    } catch (error) {
-      clearInterval(timer);
-      const reason = (error instanceof Error ? error.message : String(error)).slice(0, 1024) ||
-        "handler failed";
-      await this.#client.nack(this.#group, [handle], { reason })
-        .catch((cause) => this.#onError(cause));
+      return;
     }
+    const reason = (failure instanceof Error ? failure.message : String(failure)).slice(0, 1024) ||
+      "handler failed";
+    await this.#client.nack(this.#group, [handle], { reason })
+      .catch((cause) => this.#onError(cause));
   }
 
   #scheduleFlush(): void {

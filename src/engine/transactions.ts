@@ -10,7 +10,7 @@
  * @module
  */
 import { monotonicUlid } from "@std/ulid";
-import { initialTransition, transition } from "xstate";
+import { transition } from "xstate";
 import {
   type ArmCheckTimerParams,
   FINAL_STATES,
@@ -26,10 +26,11 @@ import type {
   TransactionEvent,
   TransactionPreparedData,
 } from "../domain/events.ts";
-import type { MessageInput } from "../domain/message.ts";
+import type { MessageInput, MessageRecord } from "../domain/message.ts";
 import type { StreamId } from "../store/event_store.ts";
 import { keys } from "../store/keys.ts";
 import { readMessage, writeMessage } from "../store/message_store.ts";
+import { StreamCache } from "./stream_cache.ts";
 import { WriteSet } from "../store/write_set.ts";
 import { type EngineDeps, MAX_WRITE_ATTEMPTS } from "./deps.ts";
 import { makeVisible, messageFields } from "./publish.ts";
@@ -122,6 +123,7 @@ interface PlannedAction {
 export class Transactions {
   readonly #deps: EngineDeps;
   readonly #topics: Topics;
+  readonly #cache = new StreamCache();
 
   /** Creates the use cases over the engine's collaborators. */
   constructor(deps: EngineDeps, topics: Topics) {
@@ -144,7 +146,10 @@ export class Transactions {
     const transactionId = input.transactionId ?? monotonicUlid();
     const hash = await contentHash({ topic, ...input, transactionId: undefined });
     for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
-      const existing = await store.read<TransactionEvent>(stream(transactionId));
+      // A generated id is new: try the append first and read only if it lost.
+      const existing = attempt === 0 && input.transactionId === undefined
+        ? { events: [], version: 0 }
+        : await store.read<TransactionEvent>(stream(transactionId));
       if (existing.version > 0) {
         const snapshot = replayTransaction(existing.events);
         if (snapshot.context.contentHash !== hash) {
@@ -173,18 +178,29 @@ export class Transactions {
         { type: "TransactionPrepared", data: prepared, at },
         { type: "LocalTransactionStarted", data: {}, at },
       ];
-      const [initial] = initialTransition(transactionMachine, { prepared, at });
+      // The first event is the machine's input: its initial snapshot, resolved directly.
+      const initial = transactionMachine.resolveState({
+        value: "prepared",
+        context: { ...prepared, checks: 0, preparedAt: at },
+      });
       const [snapshot, actions] = transition(transactionMachine, initial, events[1]!);
       const op = new WriteSet();
-      writeMessage(op, messageFields(messageId, topic, input, at, transactionId), body);
+      const record = writeMessage(
+        op,
+        messageFields(messageId, topic, input, at, transactionId),
+        body,
+      );
       store.append(op, stream(transactionId), 0, events);
-      await this.#carryOut(op, actions as PlannedAction[], snapshot, at);
+      await this.#carryOut(op, actions as PlannedAction[], snapshot, at, record);
       op.set(keys.txByState(stateOf(snapshot), transactionId), null);
       if (prepared.producerGroup !== undefined) {
         op.set(keys.txByGroup(prepared.producerGroup, transactionId), null);
       }
       countIn(op, topic, "prepared");
-      if (await committer.commit(op)) return { view: viewOf(snapshot, events), created: true };
+      if (await committer.commit(op)) {
+        this.#cache.set(transactionId, { events, snapshot, record });
+        return { view: viewOf(snapshot, events), created: true };
+      }
     }
     throw new ContentionError(`Cannot prepare transaction ${transactionId}: too much contention`);
   }
@@ -263,17 +279,43 @@ export class Transactions {
   ): Promise<{ view: TransactionView; appended: boolean }> {
     const { store, committer } = this.#deps;
     for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
-      const { events, version } = await store.read<TransactionEvent>(stream(transactionId));
-      if (version === 0) {
-        throw new NotFoundError(`Cannot find transaction: ${transactionId}`, { transactionId });
+      const cached = this.#cache.get(transactionId);
+      let events: readonly TransactionEvent[];
+      let snapshot: TransactionSnapshot;
+      if (cached) {
+        ({ events, snapshot } = cached);
+      } else {
+        events = (await store.read<TransactionEvent>(stream(transactionId))).events;
+        if (events.length === 0) {
+          throw new NotFoundError(`Cannot find transaction: ${transactionId}`, { transactionId });
+        }
+        snapshot = replayTransaction(events);
       }
-      const snapshot = replayTransaction(events);
-      const event = decide(snapshot);
-      if (!event) return { view: viewOf(snapshot, events), appended: false };
+      const version = events.length;
+      // Only an append is checked against the stream; a refusal or a no-op read
+      // from the cache could be stale, so it is decided again on fresh events.
+      let event: TransactionEvent | undefined;
+      try {
+        event = decide(snapshot);
+      } catch (error) {
+        if (cached) {
+          this.#cache.delete(transactionId);
+          continue;
+        }
+        throw error;
+      }
+      if (!event) {
+        if (cached) {
+          this.#cache.delete(transactionId);
+          continue;
+        }
+        this.#cache.set(transactionId, { events, snapshot });
+        return { view: viewOf(snapshot, events), appended: false };
+      }
       const [next, actions] = transition(transactionMachine, snapshot, event);
       const op = new WriteSet();
       store.append(op, stream(transactionId), version, [event]);
-      await this.#carryOut(op, actions as PlannedAction[], next, event.at);
+      await this.#carryOut(op, actions as PlannedAction[], next, event.at, cached?.record);
       const before = stateOf(snapshot);
       const after = stateOf(next);
       if (before !== after) {
@@ -284,8 +326,15 @@ export class Transactions {
         }
       }
       if (await committer.commit(op)) {
-        return { view: viewOf(next, [...events, event]), appended: true };
+        const appended = [...events, event];
+        this.#cache.set(transactionId, {
+          events: appended,
+          snapshot: next,
+          ...(cached?.record ? { record: cached.record } : {}),
+        });
+        return { view: viewOf(next, appended), appended: true };
       }
+      this.#cache.delete(transactionId); // another writer got there first: reload
     }
     throw new ContentionError(`Cannot change transaction ${transactionId}: too much contention`);
   }
@@ -296,6 +345,7 @@ export class Transactions {
     actions: readonly PlannedAction[],
     snapshot: TransactionSnapshot,
     at: number,
+    known?: MessageRecord,
   ): Promise<void> {
     const { kv, scheduler } = this.#deps;
     const { transactionId, messageId } = snapshot.context;
@@ -312,7 +362,7 @@ export class Transactions {
           break;
         }
         case "publishMessage": {
-          const record = await readMessage(kv, messageId);
+          const record = known ?? await readMessage(kv, messageId);
           if (!record) throw new TypeError(`Cannot publish: message ${messageId} is missing`);
           makeVisible(op, [record], at);
           break;
