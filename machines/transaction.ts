@@ -62,7 +62,7 @@ export interface ArmCheckTimerParams {
  * import { initialTransition, transition } from "xstate";
  * import { transactionMachine } from "./transaction.ts";
  * const prepared = { transactionId: "t1", messageId: "m1", topic: "Trade", checkAfterMs: 6000,
- *   checkIntervalMs: 30000, maxChecks: 15, contentHash: "h" };
+ *   checkIntervalMs: 30000, maxChecks: 15 };
  * let [snapshot] = initialTransition(transactionMachine, { prepared, at: 0 });
  * [snapshot] = transition(transactionMachine, snapshot,
  *   { type: "LocalTransactionStarted", data: {}, at: 1 });

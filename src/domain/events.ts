@@ -33,8 +33,6 @@ export interface TransactionPreparedData {
   readonly checkAfterMs: number;
   readonly checkIntervalMs: number;
   readonly maxChecks: number;
-  /** SHA-256 of the normalised request, to tell a retry from a clash. */
-  readonly contentHash: string;
 }
 
 /** The half message is stored, invisible to consumers. */

@@ -17,8 +17,8 @@ import {
   transactionMachine,
   type TransactionState,
 } from "../../machines/transaction.ts";
-import { encodeBody } from "../domain/body.ts";
-import { contentHash } from "../domain/content_hash.ts";
+import { encodeBody, type EncodedBody } from "../domain/body.ts";
+import { canonicalJson } from "../domain/canonical_json.ts";
 import { ConflictError, ContentionError, NotFoundError } from "../domain/errors.ts";
 import type {
   DecisionReason,
@@ -29,7 +29,7 @@ import type {
 import type { MessageInput, MessageRecord } from "../domain/message.ts";
 import type { StreamId } from "../store/event_store.ts";
 import { keys } from "../store/keys.ts";
-import { readMessage, writeMessage } from "../store/message_store.ts";
+import { readBody, readMessage, writeMessage } from "../store/message_store.ts";
 import { StreamCache } from "./stream_cache.ts";
 import { WriteSet } from "../store/write_set.ts";
 import { type EngineDeps, MAX_WRITE_ATTEMPTS } from "./deps.ts";
@@ -144,15 +144,15 @@ export class Transactions {
     await this.#topics.require(topic);
     const body = encodeBody(input);
     const transactionId = input.transactionId ?? monotonicUlid();
-    const hash = await contentHash({ topic, ...input, transactionId: undefined });
     for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
-      // A generated id is new: try the append first and read only if it lost.
-      const existing = attempt === 0 && input.transactionId === undefined
+      // Most ids are new: try the append first (it checks the stream is empty) and read
+      // only when it lost, to tell a client's retry (same content) from a clash.
+      const existing = attempt === 0
         ? { events: [], version: 0 }
         : await store.read<TransactionEvent>(stream(transactionId));
       if (existing.version > 0) {
         const snapshot = replayTransaction(existing.events);
-        if (snapshot.context.contentHash !== hash) {
+        if (!(await this.#sameContent(snapshot.context, topic, input, body))) {
           throw new ConflictError(
             `Cannot prepare transaction ${transactionId}: the id is taken by other content`,
             { transactionId, state: stateOf(snapshot) },
@@ -169,7 +169,6 @@ export class Transactions {
         checkAfterMs: (input.checkAfterSeconds ?? DEFAULT_CHECK_AFTER_SECONDS) * 1000,
         checkIntervalMs: (input.checkIntervalSeconds ?? DEFAULT_CHECK_INTERVAL_SECONDS) * 1000,
         maxChecks: input.maxChecks ?? DEFAULT_MAX_CHECKS,
-        contentHash: hash,
         ...(input.tag !== undefined ? { tag: input.tag } : {}),
         ...(input.producerGroup !== undefined ? { producerGroup: input.producerGroup } : {}),
         ...(input.checkUrl !== undefined ? { checkUrl: input.checkUrl } : {}),
@@ -337,6 +336,59 @@ export class Transactions {
       this.#cache.delete(transactionId); // another writer got there first: reload
     }
     throw new ContentionError(`Cannot change transaction ${transactionId}: too much contention`);
+  }
+
+  /**
+   * Whether a prepare repeats the stored one: same message and settings once
+   * defaults are filled in. Only asked when a client reuses a transaction id.
+   */
+  async #sameContent(
+    prepared: TransactionPreparedData,
+    topic: string,
+    input: PrepareInput,
+    body: EncodedBody,
+  ): Promise<boolean> {
+    const { kv } = this.#deps;
+    const record = await readMessage(kv, prepared.messageId);
+    if (!record) return false;
+    const stored = canonicalJson({
+      topic: prepared.topic,
+      tag: prepared.tag,
+      producerGroup: prepared.producerGroup,
+      checkUrl: prepared.checkUrl,
+      checkAfterMs: prepared.checkAfterMs,
+      checkIntervalMs: prepared.checkIntervalMs,
+      maxChecks: prepared.maxChecks,
+      keys: record.keys,
+      properties: record.properties,
+      delaySeconds: record.delaySeconds,
+      messageGroup: record.messageGroup,
+      dedupId: record.dedupId,
+      bodyEncoding: record.bodyEncoding,
+    });
+    const asked = canonicalJson({
+      topic,
+      tag: input.tag,
+      producerGroup: input.producerGroup,
+      checkUrl: input.checkUrl,
+      checkAfterMs: (input.checkAfterSeconds ?? DEFAULT_CHECK_AFTER_SECONDS) * 1000,
+      checkIntervalMs: (input.checkIntervalSeconds ?? DEFAULT_CHECK_INTERVAL_SECONDS) * 1000,
+      maxChecks: input.maxChecks ?? DEFAULT_MAX_CHECKS,
+      keys: input.keys ?? [],
+      properties: input.properties ?? {},
+      delaySeconds: input.delaySeconds || undefined,
+      messageGroup: input.messageGroup,
+      dedupId: input.dedupId,
+      bodyEncoding: body.encoding,
+    });
+    if (stored !== asked) return false;
+    const bytes = await readBody(kv, record);
+    if (body.encoding === "json") {
+      // A JSON body means the same whatever its key order.
+      return canonicalJson(JSON.parse(new TextDecoder().decode(bytes))) ===
+        canonicalJson(input.body);
+    }
+    return bytes.length === body.bytes.length && bytes.every((b, i) => b === body.bytes[i]);
   }
 
   /** Carries out the machine's named actions as writes in the same commit. */

@@ -10,7 +10,6 @@ const prepared: TransactionPreparedData = {
   checkAfterMs: 6_000,
   checkIntervalMs: 30_000,
   maxChecks: 2,
-  contentHash: "h",
 };
 
 function run(...events: TransactionEvent[]) {
