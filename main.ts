@@ -5,6 +5,7 @@
  * @module
  */
 import { dirname } from "@std/path";
+import { bearerAuth } from "hono/bearer-auth";
 import { readConfig } from "./src/config.ts";
 import { Broker } from "./src/engine/broker.ts";
 import { createApp } from "./src/http/app.ts";
@@ -22,7 +23,10 @@ if (import.meta.main) {
   const kv = await openKv(config.kvPath);
   const broker = await Broker.open(kv);
   await broker.start();
-  const app = createApp(broker);
+  const app = createApp(
+    broker,
+    config.apiToken ? { auth: bearerAuth({ token: config.apiToken }) } : {},
+  );
   const server = Deno.serve({
     port: config.port,
     hostname: config.hostname,

@@ -15,15 +15,17 @@ export interface Config {
    * undefined for the platform's default database (Deno Deploy).
    */
   readonly kvPath: string | undefined;
+  /** When set, every `/v1` request must carry `Authorization: Bearer <token>`. */
+  readonly apiToken: string | undefined;
 }
 
 /** Default KV file, relative to the working directory. */
 export const DEFAULT_KV_PATH = "./data/escrow.kv";
 
 /**
- * Reads the configuration: `PORT` (8000), `HOSTNAME` (0.0.0.0) and
+ * Reads the configuration: `PORT` (8000), `HOSTNAME` (0.0.0.0),
  * `ESCROW_KV_PATH` (`./data/escrow.kv`; on Deno Deploy an unset path means
- * the platform's KV).
+ * the platform's KV) and `ESCROW_API_TOKEN` (no authentication when unset).
  *
  * @example
  * ```ts
@@ -39,5 +41,10 @@ export function readConfig(env: Readonly<Record<string, string | undefined>>): C
   }
   const onDeploy = env.DENO_DEPLOYMENT_ID !== undefined;
   const kvPath = env.ESCROW_KV_PATH || (onDeploy ? undefined : DEFAULT_KV_PATH);
-  return { port, hostname: env.HOSTNAME ?? "0.0.0.0", kvPath };
+  return {
+    port,
+    hostname: env.HOSTNAME ?? "0.0.0.0",
+    kvPath,
+    apiToken: env.ESCROW_API_TOKEN || undefined,
+  };
 }

@@ -62,12 +62,20 @@ export function onError(error: Error, c: Context): Response {
   }
   if (error instanceof HTTPException) {
     const status = error.status;
-    return problemResponse({
-      type: typeOf(status === 413 ? "payloadtoolarge" : "http"),
-      title: status === 413 ? "Payload too large" : "Invalid request",
+    const [name, title] = status === 413
+      ? ["payloadtoolarge", "Payload too large"]
+      : status === 401
+      ? ["unauthorized", "Unauthorized"]
+      : ["http", "Invalid request"];
+    const response = problemResponse({
+      type: typeOf(name),
+      title,
       status,
       detail: error.message || `HTTP ${status}`,
     });
+    const challenge = error.res?.headers.get("www-authenticate");
+    if (challenge) response.headers.set("www-authenticate", challenge);
+    return response;
   }
   console.error(`${c.req.method} ${c.req.path} failed`, error);
   return problemResponse({

@@ -207,3 +207,24 @@ Deno.test("createApp() runs the auth middleware before /v1 routes but not before
     await broker.stop();
   }
 });
+
+Deno.test("with a bearer token set, /v1 without it is a 401 problem and /healthz stays open", async () => {
+  const { bearerAuth } = await import("hono/bearer-auth");
+  const { createApp } = await import("../../src/http/app.ts");
+  const { Broker } = await import("../../src/engine/broker.ts");
+  using kv = await Deno.openKv(":memory:");
+  const broker = new Broker(kv);
+  const app = createApp(broker, { auth: bearerAuth({ token: "s3cret" }) });
+  const denied = await app.request("/v1/topics/Trade", { method: "PUT" });
+  assertEquals(denied.status, 401);
+  assertEquals(denied.headers.get("content-type"), "application/problem+json");
+  assertEquals((await denied.json()).title, "Unauthorized");
+  assertEquals((await kv.get(["topic", "Trade"])).versionstamp, null);
+  const allowed = await app.request("/v1/topics/Trade", {
+    method: "PUT",
+    headers: { authorization: "Bearer s3cret" },
+  });
+  assertEquals(allowed.status, 201);
+  assertEquals((await app.request("/healthz")).status, 200);
+  await broker.stop();
+});
