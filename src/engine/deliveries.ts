@@ -212,11 +212,14 @@ export class Deliveries {
     for (;;) {
       const group = await this.#groups.compiled(groupName);
       const vt = options.visibilityTimeoutSeconds ?? group.record.visibilityTimeoutSeconds;
+      // Read the wake-up keys before looking for work, so that work committed while
+      // looking is seen as a change by the wait below, not taken as its baseline.
+      const baseline = deadline > this.#deps.clock() ? await this.#wakeState(group) : "";
       const picks = await this.#start(group, max, vt * 1000);
       if (picks.length > 0) return await this.#load(group, picks);
       const now = this.#deps.clock();
       if (now >= deadline || options.signal?.aborted) return [];
-      await this.#waitForWork(group, deadline, options.signal);
+      await this.#waitForWork(group, deadline, baseline, options.signal);
     }
   }
 
@@ -792,38 +795,50 @@ export class Deliveries {
     return entry.value?.at ?? 0;
   }
 
-  /**
-   * Waits until something may be ready for the group: a commit on one of its
-   * topics, a due entry written for it, the earliest due entry's time, or the
-   * deadline; whichever comes first.
-   */
-  async #waitForWork(group: CompiledGroup, deadline: number, signal?: AbortSignal): Promise<void> {
-    const { kv, clock } = this.#deps;
-    const name = group.record.name;
-    let until = deadline;
-    for await (const entry of kv.list({ prefix: keys.dues(name) }, { limit: 1 })) {
-      until = Math.min(until, entry.key[2] as number);
-    }
-    const watched = [
-      keys.groupSignal(name),
+  /** The keys whose change means work may be ready for the group (at most 10). */
+  #wakeKeys(group: CompiledGroup): Deno.KvKey[] {
+    return [
+      keys.groupSignal(group.record.name),
       ...group.subscriptions.slice(0, 9).map((s) => keys.topicHead(s.topic)),
     ];
-    const stream = kv.watch(watched);
-    const reader = stream.getReader();
+  }
+
+  /** The versionstamps of the wake-up keys, as one comparable string. */
+  async #wakeState(group: CompiledGroup): Promise<string> {
+    const entries = await this.#deps.kv.getMany(this.#wakeKeys(group));
+    return entries.map((e) => e.versionstamp).join();
+  }
+
+  /**
+   * Waits until something may be ready for the group: a change of its wake-up
+   * keys since `baseline` (a commit on one of its topics, a due entry written
+   * for it), the earliest due entry's time, or the deadline; whichever first.
+   */
+  async #waitForWork(
+    group: CompiledGroup,
+    deadline: number,
+    baseline: string,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    const { kv, clock } = this.#deps;
+    let until = deadline;
+    for await (const entry of kv.list({ prefix: keys.dues(group.record.name) }, { limit: 1 })) {
+      until = Math.min(until, entry.key[2] as number);
+    }
+    const reader = kv.watch(this.#wakeKeys(group)).getReader();
     let timer: ReturnType<typeof setTimeout> | undefined;
     const onAbort = () => reader.cancel().catch(() => {});
+    signal?.addEventListener("abort", onAbort, { once: true });
     try {
-      const first = await reader.read(); // the current state, to compare against
-      const seen = first.value?.map((e) => e.versionstamp).join() ?? "";
+      if (signal?.aborted) return;
       const timeout = new Promise<void>((resolve) => {
         timer = setTimeout(resolve, Math.max(0, until - clock()));
       });
-      signal?.addEventListener("abort", onAbort, { once: true });
       const changed = (async () => {
         for (;;) {
           const next = await reader.read();
           if (next.done) return;
-          if (next.value.map((e) => e.versionstamp).join() !== seen) return;
+          if (next.value.map((e) => e.versionstamp).join() !== baseline) return;
         }
       })();
       await Promise.race([timeout, changed]);
