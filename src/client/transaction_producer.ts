@@ -40,10 +40,11 @@ export interface CheckBackMessage {
 export interface TransactionProducerOptions {
   readonly topic: string;
   readonly producerGroup: string;
-  /** Answers check-back from durable state: did the local transaction commit? */
-  readonly checkLocalTransaction: (
-    message: CheckBackMessage,
-  ) => LocalTransactionState | Promise<LocalTransactionState>;
+  /**
+   * Answers check-back from durable state: did the local transaction commit?
+   * An async function (a promise return keeps "commit" a literal for TypeScript).
+   */
+  readonly checkLocalTransaction: (message: CheckBackMessage) => Promise<LocalTransactionState>;
   /** Where the broker calls back; also set as the producer group's URL by `register()`. */
   readonly checkUrl?: string;
   /** First check-back after this many seconds. @default {6} (the broker's default) */
@@ -78,9 +79,9 @@ export type TransactionalMessage =
  * const producer = new TransactionProducer(new EscrowClient("http://127.0.0.1:8000"), {
  *   topic: "Trade",
  *   producerGroup: "wallet",
- *   checkLocalTransaction: (msg) => ledger.has(msg.transactionId) ? "commit" : "rollback",
+ *   checkLocalTransaction: async (msg) => ledger.has(msg.transactionId) ? "commit" : "rollback",
  * });
- * await producer.send({ tag: "DiscountPurchase", body: { amount: 100 } }, (tx) => {
+ * await producer.send({ tag: "DiscountPurchase", body: { amount: 100 } }, async (tx) => {
  *   ledger.add(tx.transactionId);
  *   return "commit";
  * });
@@ -111,7 +112,7 @@ export class TransactionProducer {
    */
   async send(
     message: TransactionalMessage,
-    executeLocal: (tx: HalfMessage) => LocalTransactionState | Promise<LocalTransactionState>,
+    executeLocal: (tx: HalfMessage) => Promise<LocalTransactionState>,
   ): Promise<SendResult> {
     const o = this.#options;
     const prepared = await this.#client.prepare(o.topic, {

@@ -52,7 +52,7 @@ Deno.test("send with a local commit commits the half message and it is delivered
   await using live = await startBroker();
   await setUp(live);
   const checks: CheckBackMessage[] = [];
-  const { producer, server } = servedProducer(live, (m) => {
+  const { producer, server } = servedProducer(live, async (m) => {
     checks.push(m);
     return "rollback";
   });
@@ -61,7 +61,7 @@ Deno.test("send with a local commit commits the half message and it is delivered
 
   const result = await producer.send(
     { tag: "Buy", keys: ["order-1"], body: { amount: 100 } },
-    (tx) => {
+    async (tx) => {
       seen.push(tx);
       return "commit";
     },
@@ -87,10 +87,10 @@ Deno.test("send with a local commit commits the half message and it is delivered
 Deno.test("send with a local rollback rolls back and nothing is delivered", async () => {
   await using live = await startBroker();
   await setUp(live);
-  const { producer, server } = servedProducer(live, () => "commit");
+  const { producer, server } = servedProducer(live, async () => "commit");
   await using _server = server;
 
-  const result = await producer.send({ keys: ["order-2"], body: 1 }, () => "rollback");
+  const result = await producer.send({ keys: ["order-2"], body: 1 }, async () => "rollback");
 
   assertEquals(result.state, "rolledBack");
   assertEquals(result.localState, "rollback");
@@ -104,7 +104,7 @@ Deno.test("a local transaction that throws stays executing until check-back comm
   await setUp(live);
   const ledger = new Set<string>();
   const checks: CheckBackMessage[] = [];
-  const { producer, server } = servedProducer(live, (m) => {
+  const { producer, server } = servedProducer(live, async (m) => {
     checks.push(m);
     return ledger.has(m.transactionId) ? "commit" : "rollback";
   });
@@ -113,7 +113,7 @@ Deno.test("a local transaction that throws stays executing until check-back comm
 
   const result = await producer.send(
     { tag: "Buy", keys: ["order-3"], properties: { region: "SH" }, body: { amount: 7 } },
-    (tx) => {
+    async (tx) => {
       ledger.add(tx.transactionId);
       throw failure;
     },
@@ -141,10 +141,10 @@ Deno.test("a local transaction that throws stays executing until check-back comm
 Deno.test("a local 'unknown' leaves the decision to check-back", async () => {
   await using live = await startBroker();
   await setUp(live);
-  const { producer, server } = servedProducer(live, () => "rollback");
+  const { producer, server } = servedProducer(live, async () => "rollback");
   await using _server = server;
 
-  const result = await producer.send({ body: 1 }, () => "unknown");
+  const result = await producer.send({ body: 1 }, async () => "unknown");
 
   assertEquals([result.state, result.localState], ["executing", "unknown"]);
   const tx = await waitForState(live, result.transactionId, "rolledBack");
@@ -157,7 +157,7 @@ Deno.test("register() sets the producer group's URL, where transactions without 
   await using live = await startBroker();
   await setUp(live);
   const checked: string[] = [];
-  const { producer: registered, server } = servedProducer(live, (m) => {
+  const { producer: registered, server } = servedProducer(live, async (m) => {
     checked.push(m.transactionId);
     return "commit";
   });
@@ -165,13 +165,13 @@ Deno.test("register() sets the producer group's URL, where transactions without 
   const withoutUrl = new TransactionProducer(live.client, {
     topic: "Trade",
     producerGroup: "wallet",
-    checkLocalTransaction: () => "rollback",
+    checkLocalTransaction: async () => "rollback",
     checkAfterSeconds: 0.2,
   });
   await assertRejects(() => withoutUrl.register(), TypeError, "checkUrl is not set");
 
   await registered.register();
-  const result = await withoutUrl.send({ body: 1 }, () => "unknown");
+  const result = await withoutUrl.send({ body: 1 }, async () => "unknown");
 
   const tx = await waitForState(live, result.transactionId, "committed");
   assertEquals(tx.reason, "checkBack");
@@ -184,14 +184,14 @@ Deno.test("a throwing checkLocalTransaction answers 'unknown' and a later check 
   await using live = await startBroker();
   await setUp(live);
   let calls = 0;
-  const { producer, server } = servedProducer(live, () => {
+  const { producer, server } = servedProducer(live, async () => {
     calls++;
     if (calls === 1) throw new Error("ledger unreachable");
     return "commit";
   }, { checkIntervalSeconds: 0.2 });
   await using _server = server;
 
-  const result = await producer.send({ body: 1 }, () => "unknown");
+  const result = await producer.send({ body: 1 }, async () => "unknown");
 
   const tx = await waitForState(live, result.transactionId, "committed");
   const answers = tx.history?.filter((e) => e.type === "CheckBackAnswered").map((e) => e.data);
@@ -201,7 +201,7 @@ Deno.test("a throwing checkLocalTransaction answers 'unknown' and a later check 
 Deno.test("fetch answers 405 to GET, 400 to bad JSON and 'unknown' when the check throws", async () => {
   await using live = await startBroker();
   let answer: () => LocalTransactionState = () => "commit";
-  const { producer, server } = servedProducer(live, () => answer());
+  const { producer, server } = servedProducer(live, async () => answer());
   await using _server = server;
   const body = JSON.stringify({
     transactionId: "tx-1",
