@@ -15,6 +15,7 @@
  *
  * @module
  */
+import { monotonicUlid } from "@std/ulid";
 import { transition } from "xstate";
 import {
   type DeliveryContext,
@@ -83,7 +84,10 @@ export interface DeadLetterRecord {
   readonly messageGroup?: string;
 }
 
-/** A delivery in flight, indexed by the end of its visibility timeout. */
+/**
+ * A delivery in flight, as listed in a lease: the entry one receive writes
+ * for all the deliveries it starts, keyed by the end of their visibility.
+ */
 interface InflightRecord {
   readonly messageId: string;
   readonly topic: string;
@@ -146,6 +150,8 @@ const MAX_CHECKS = 90;
 const SETTLE_CHUNK = 40;
 /** Most log entries one receive looks at before committing what it found. */
 const SCAN_LIMIT = 5_000;
+/** Most deliveries listed in one lease entry (keeps it far below 64 KiB). */
+const LEASE_CHUNK = 100;
 /** Most messages one receive returns. */
 export const MAX_RECEIVE = 256;
 
@@ -272,9 +278,7 @@ export class Deliveries {
       at: now,
     };
     const op = new WriteSet();
-    await this.#apply(op, group, handle, "inFlight", event, {
-      oldVisibleUntil: handle.visibleUntil,
-    });
+    await this.#apply(op, group, handle, "inFlight", event, {});
     scheduler.schedule(op, { kind: "visibilityDue", group: groupName }, visibleUntil);
     if (!(await committer.commit(op))) {
       return { failed: "receipt handle expired or already settled" };
@@ -283,26 +287,45 @@ export class Deliveries {
     return { receiptHandle: encodeReceiptHandle(next), visibleUntil };
   }
 
-  /** Fails every delivery of the group whose visibility timeout has passed; returns how many. */
+  /**
+   * Fails every delivery of the group whose visibility timeout has passed and
+   * that is still in flight; returns how many. Leases list the deliveries a
+   * receive started; one whose stream moved on since (acked, failed, given a
+   * new handle) is skipped, and the append's check settles any race.
+   */
   async expire(groupName: string): Promise<number> {
-    const { kv, clock } = this.#deps;
-    const now = clock();
-    const expired: Settling[] = [];
-    const iter = kv.list<InflightRecord>({
-      start: keys.inflights(groupName),
-      end: [...keys.inflights(groupName), now + 1],
-    });
-    for await (const entry of iter) {
-      const visibleUntil = entry.key[2] as number;
-      const handle: ReceiptHandle = { ...entry.value, group: groupName, visibleUntil };
-      expired.push({ ...handle, text: encodeReceiptHandle(handle) });
+    const { kv, clock, committer } = this.#deps;
+    let failed = 0;
+    for (let round = 0; round < 100; round++) {
+      const now = clock();
+      const leases = await Array.fromAsync(kv.list<InflightRecord[]>({
+        start: keys.leases(groupName),
+        end: [...keys.leases(groupName), now + 1],
+      }, { limit: 20 }));
+      if (leases.length === 0) break;
+      for (const lease of leases) {
+        const visibleUntil = lease.key[2] as number;
+        const items = lease.value;
+        const heads: (string | null)[] = [];
+        for (let i = 0; i < items.length; i += 10) {
+          const chunk = items.slice(i, i + 10)
+            .map((item) => streamKey(groupName, item.messageId, item.seq + 1));
+          heads.push(...(await kv.getMany(chunk)).map((entry) => entry.versionstamp));
+        }
+        const expired: Settling[] = items.filter((_, i) => heads[i] === null).map((item) => {
+          const handle: ReceiptHandle = { ...item, group: groupName, visibleUntil };
+          return { ...handle, text: encodeReceiptHandle(handle) };
+        });
+        if (expired.length > 0) {
+          failed += (await this.#settleHandles(groupName, expired, {
+            kind: "fail",
+            error: "visibility timeout",
+          })).settled;
+        }
+        await committer.commit(new WriteSet().delete(lease.key));
+      }
     }
-    if (expired.length === 0) return 0;
-    const result = await this.#settleHandles(groupName, expired, {
-      kind: "fail",
-      error: "visibility timeout",
-    });
-    return result.settled;
+    return failed;
   }
 
   /** Lists a group's dead letters, oldest message first, with a cursor for the next page. */
@@ -447,6 +470,7 @@ export class Deliveries {
       }
       if (picks.length === 0 && !wrote) return [];
       let retried = 0;
+      const lease: InflightRecord[] = [];
       for (const pick of picks) {
         let handle: ReceiptHandle = {
           group: name,
@@ -470,7 +494,10 @@ export class Deliveries {
           type: "DeliveryAttempted",
           data: { group: name, attempt: pick.attempt + 1, visibleUntil },
           at: now,
-        }, { checkHead: false });
+        }, { checkHead: false, lease });
+      }
+      for (let i = 0; i < lease.length; i += LEASE_CHUNK) {
+        op.set(keys.lease(name, visibleUntil, monotonicUlid()), lease.slice(i, i + LEASE_CHUNK));
       }
       this.#count(op, name, { inFlight: picks.length, retrying: -retried });
       if (picks.length > 0) {
@@ -499,7 +526,7 @@ export class Deliveries {
     handle: ReceiptHandle,
     state: DeliveryState,
     event: DeliveryEvent,
-    options: { checkHead?: boolean; oldVisibleUntil?: number },
+    options: { checkHead?: boolean; lease?: InflightRecord[] },
   ): Promise<DeliveryState> {
     const name = group.record.name;
     const seq = handle.seq + 1;
@@ -524,13 +551,13 @@ export class Deliveries {
             attempt: event.type === "DeliveryAttempted" ? event.data.attempt : handle.attempt,
             ...(handle.messageGroup !== undefined ? { messageGroup: handle.messageGroup } : {}),
           };
-          op.set(keys.inflight(name, until, handle.messageId), record);
+          if (options.lease) options.lease.push(record);
+          else op.set(keys.lease(name, until, monotonicUlid()), [record]);
           break;
         }
         case "forgetVisibility":
-          op.delete(
-            keys.inflight(name, options.oldVisibleUntil ?? handle.visibleUntil, handle.messageId),
-          );
+          // Nothing to write: the lease is swept when it ends, and skips a delivery
+          // whose stream has moved on.
           break;
         case "scheduleRetry": {
           if (event.type !== "DeliveryFailed") break;
@@ -744,7 +771,10 @@ export class Deliveries {
       if (!record) throw new TypeError(`Cannot deliver: message ${pick.messageId} is missing`);
       const [bytes, publishedAt] = await Promise.all([
         readBody(kv, record),
-        pick.publishedAt || this.#publishedAt(record.messageId),
+        pick.publishedAt ||
+        (record.transactionId !== undefined
+          ? this.#publishedAt(record.messageId)
+          : record.storedAt),
       ]);
       const handle: ReceiptHandle = {
         group: group.record.name,

@@ -218,7 +218,7 @@ export class Groups {
     await commit(kv.atomic().delete(keys.group(name)).sum(keys.groupsVersion(), 1n));
     const prefixes = [
       keys.cursors(name),
-      keys.inflights(name),
+      keys.leases(name),
       keys.dues(name),
       keys.deadLetters(name),
       keys.orderLocks(name),

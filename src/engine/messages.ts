@@ -124,13 +124,19 @@ export class Messages {
         ? this.#transactions.get(record.transactionId)
         : Promise.resolve(undefined),
     ]);
-    const published = events.find((event) => event.type === "MessagePublished");
+    // A normal message is published by the commit that stores it (see makeVisible).
+    const history: MessageEvent[] = record.transactionId !== undefined ? events : [{
+      type: "MessagePublished",
+      data: { topic: record.topic, ...(record.tag !== undefined ? { tag: record.tag } : {}) },
+      at: record.storedAt,
+    }];
+    const published = history.find((event) => event.type === "MessagePublished");
     return {
       ...this.#fields(record),
       ...decodeBody(record.bodyEncoding, bytes),
       ...(published ? { publishedAt: published.at } : {}),
       ...(transaction ? { transaction } : {}),
-      history: events,
+      history,
       deliveries: published ? await this.#deliveries(record) : [],
     };
   }

@@ -38,7 +38,9 @@ interface DedupRecord {
  * Adds to `writes` what makes `records` visible on their topics at time `at`:
  * the topic-log entries (the committer writes one log entry per topic and
  * commit, keyed by its versionstamp, so the log is in commit order), the key
- * index and the `MessagePublished` event.
+ * index and, for a transactional message, the `MessagePublished` event. A
+ * normal message is published in the commit that stores it, so its record
+ * and its log entry already say when; its history is read from them.
  *
  * @example
  * ```ts
@@ -75,8 +77,10 @@ export function makeVisible(
       },
       at,
     };
-    // Unchecked: a fresh message id, or a transaction stream's own check, rules out a second one.
-    writes.set(keys.event("msg", record.messageId, 1), published);
+    // Unchecked: the transaction stream's own check rules out a second one.
+    if (record.transactionId !== undefined) {
+      writes.set(keys.event("msg", record.messageId, 1), published);
+    }
   }
   return writes;
 }

@@ -16,7 +16,7 @@
  */
 import { commit } from "./commit.ts";
 import { keys } from "./keys.ts";
-import { estimateSize, type VisibleEntry, type WriteSet } from "./write_set.ts";
+import { estimateSize, SumMerger, type VisibleEntry, type WriteSet } from "./write_set.ts";
 import type { LogEntry } from "../domain/message.ts";
 
 /** Budget of one commit, kept below Deno KV's hard limits. */
@@ -144,8 +144,9 @@ export class GroupCommitter {
   async #commitBatch(batch: readonly WriteSet[]): Promise<boolean> {
     const op = this.#kv.atomic();
     const byTopic = new Map<string, LogEntry[]>();
+    const sums = new SumMerger();
     for (const writes of batch) {
-      writes.applyTo(op);
+      writes.applyTo(op, sums);
       for (const { topic, entry } of writes.visible as VisibleEntry[]) {
         const list = byTopic.get(topic) ?? [];
         list.push(entry);
@@ -154,9 +155,10 @@ export class GroupCommitter {
     }
     for (const [topic, entries] of byTopic) {
       op.set([...keys.topicLog(topic), this.#kv.commitVersionstamp()], entries);
-      op.sum(keys.topicHead(topic), 1n);
-      op.sum(keys.counter(topic, "published"), BigInt(entries.length));
+      sums.add(keys.topicHead(topic), 1n);
+      sums.add(keys.counter(topic, "published"), BigInt(entries.length));
     }
+    sums.applyTo(op);
     const result = await commit(op);
     if (result.ok) {
       this.stats.commits++;

@@ -22,7 +22,7 @@
  * | `["groups_version"]` | `Deno.KvU64` bumped when any group changes |
  * | `["group_signal", group]` | `Deno.KvU64` bumped when work becomes ready outside the topic log |
  * | `["cursor", group, topic]` | the group's position in the topic log |
- * | `["inflight", group, visibleUntil, messageId]` | a delivery in flight |
+ * | `["lease", group, visibleUntil, leaseId]` | the deliveries one receive started, until their visibility ends |
  * | `["due", group, dueAt, messageId]` | a delivery waiting for its time (retry, delay, redrive) |
  * | `["dlq", group, messageId]` | a dead letter |
  * | `["mg_lock", group, messageGroup]` | the message of an ordered group's message group in progress |
@@ -86,13 +86,13 @@ export const keys = {
   groupSignal: (group: string): Deno.KvKey => ["group_signal", group],
   cursor: (group: string, topic: string): Deno.KvKey => ["cursor", group, topic],
   cursors: (group: string): Deno.KvKey => ["cursor", group],
-  inflight: (group: string, visibleUntil: number, messageId: string): Deno.KvKey => [
-    "inflight",
+  lease: (group: string, visibleUntil: number, leaseId: string): Deno.KvKey => [
+    "lease",
     group,
     visibleUntil,
-    messageId,
+    leaseId,
   ],
-  inflights: (group: string): Deno.KvKey => ["inflight", group],
+  leases: (group: string): Deno.KvKey => ["lease", group],
   due: (group: string, dueAt: number, messageId: string): Deno.KvKey => [
     "due",
     group,

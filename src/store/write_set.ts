@@ -37,6 +37,47 @@ export interface VisibleEntry {
   readonly entry: LogEntry;
 }
 
+const U64 = 1n << 64n;
+
+/**
+ * Merges counter updates by key (modulo 2^64, as Deno KV sums wrap), so many
+ * changes bumping one counter cost one mutation.
+ *
+ * @example
+ * ```ts
+ * import { SumMerger } from "./write_set.ts";
+ * using kv = await Deno.openKv(":memory:");
+ * const sums = new SumMerger();
+ * sums.add(["n"], 2n);
+ * sums.add(["n"], 3n);
+ * const op = kv.atomic();
+ * console.log(sums.applyTo(op)); // 1 mutation
+ * await op.commit();
+ * ```
+ */
+export class SumMerger {
+  readonly #sums = new Map<string, { key: Deno.KvKey; n: bigint }>();
+
+  /** Adds `n` to the update of `key`. */
+  add(key: Deno.KvKey, n: bigint): void {
+    const id = keyText(key);
+    const known = this.#sums.get(id);
+    if (known) known.n = (known.n + n) % U64;
+    else this.#sums.set(id, { key, n: n % U64 });
+  }
+
+  /** Adds the merged updates to `op`; returns how many mutations that is. */
+  applyTo(op: Deno.AtomicOperation): number {
+    let count = 0;
+    for (const { key, n } of this.#sums.values()) {
+      if (n === 0n) continue;
+      op.sum(key, n);
+      count++;
+    }
+    return count;
+  }
+}
+
 /** Size of a key or value for the commit-size budget (an upper estimate). */
 export function estimateSize(value: unknown, depth = 0): number {
   if (value === null || value === undefined) return 1;
@@ -159,8 +200,12 @@ export class WriteSet implements Writes {
     );
   }
 
-  /** Adds every step to a real atomic operation (visible entries are the committer's). */
-  applyTo(op: Deno.AtomicOperation): void {
+  /**
+   * Adds every step to a real atomic operation (visible entries are the
+   * committer's). With `sums`, counter updates are added there instead, so a
+   * batch can merge the updates of one counter into a single mutation.
+   */
+  applyTo(op: Deno.AtomicOperation, sums?: SumMerger): void {
     for (const step of this.#steps) {
       switch (step.kind) {
         case "check":
@@ -173,7 +218,8 @@ export class WriteSet implements Writes {
           op.delete(step.key);
           break;
         case "sum":
-          op.sum(step.key, step.n);
+          if (sums) sums.add(step.key, step.n);
+          else op.sum(step.key, step.n);
           break;
         case "enqueue":
           op.enqueue(step.value, step.options);
