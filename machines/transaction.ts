@@ -53,23 +53,8 @@ export interface ArmCheckTimerParams {
   readonly delayMs: number;
 }
 
-/**
- * The transaction machine, built with `setup()`: pure states, events, guards
- * and named actions.
- *
- * @example
- * ```ts
- * import { initialTransition, transition } from "xstate";
- * import { transactionMachine } from "./transaction.ts";
- * const prepared = { transactionId: "t1", messageId: "m1", topic: "Trade", checkAfterMs: 6000,
- *   checkIntervalMs: 30000, maxChecks: 15 };
- * let [snapshot] = initialTransition(transactionMachine, { prepared, at: 0 });
- * [snapshot] = transition(transactionMachine, snapshot,
- *   { type: "LocalTransactionStarted", data: {}, at: 1 });
- * console.log(snapshot.value); // "executing"
- * ```
- */
-export const transactionMachine = setup({
+/** Types, named actions and guards of the transaction machine. */
+const transactionSetup = setup({
   types: {
     context: {} as TransactionContext,
     input: {} as TransactionInput,
@@ -102,7 +87,37 @@ export const transactionMachine = setup({
       event.type === "CheckBackAnswered" && event.data.answer === "rollback",
     checksLeft: ({ context }) => context.checks < context.maxChecks,
   },
-}).createMachine({
+});
+
+/** The producer's own commit or rollback, taken while executing or while a check is in flight. */
+const producerDecides = {
+  TransactionCommitted: {
+    target: "committed",
+    actions: { type: "decideBy", params: { reason: "producer" } },
+  },
+  TransactionRolledBack: {
+    target: "rolledBack",
+    actions: { type: "decideBy", params: { reason: "producer" } },
+  },
+} as const;
+
+/**
+ * The transaction machine, built with `setup()`: pure states, events, guards
+ * and named actions.
+ *
+ * @example
+ * ```ts
+ * import { initialTransition, transition } from "xstate";
+ * import { transactionMachine } from "./transaction.ts";
+ * const prepared = { transactionId: "t1", messageId: "m1", topic: "Trade", checkAfterMs: 6000,
+ *   checkIntervalMs: 30000, maxChecks: 15 };
+ * let [snapshot] = initialTransition(transactionMachine, { prepared, at: 0 });
+ * [snapshot] = transition(transactionMachine, snapshot,
+ *   { type: "LocalTransactionStarted", data: {}, at: 1 });
+ * console.log(snapshot.value); // "executing"
+ * ```
+ */
+export const transactionMachine = transactionSetup.createMachine({
   id: "transaction",
   initial: "prepared",
   context: ({ input }) => ({ ...input.prepared, checks: 0, preparedAt: input.at }),
@@ -119,14 +134,7 @@ export const transactionMachine = setup({
         }),
       },
       on: {
-        TransactionCommitted: {
-          target: "committed",
-          actions: { type: "decideBy", params: { reason: "producer" } },
-        },
-        TransactionRolledBack: {
-          target: "rolledBack",
-          actions: { type: "decideBy", params: { reason: "producer" } },
-        },
+        ...producerDecides,
         CheckBackRequested: { guard: "isNextCheck", target: "checking", actions: "countCheck" },
       },
     },
@@ -136,14 +144,7 @@ export const transactionMachine = setup({
         params: ({ context }) => ({ check: context.checks }),
       },
       on: {
-        TransactionCommitted: {
-          target: "committed",
-          actions: { type: "decideBy", params: { reason: "producer" } },
-        },
-        TransactionRolledBack: {
-          target: "rolledBack",
-          actions: { type: "decideBy", params: { reason: "producer" } },
-        },
+        ...producerDecides,
         CheckBackAnswered: [
           {
             guard: and(["isCurrentCheck", "answersCommit"]),

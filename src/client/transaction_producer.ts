@@ -6,6 +6,7 @@
  *
  * @module
  */
+import type { CheckBackRequest } from "../engine/check_back.ts";
 import type {
   EscrowClient,
   PrepareInput,
@@ -24,17 +25,8 @@ export interface HalfMessage {
   readonly topic: string;
 }
 
-/** What the broker sends on check-back. */
-export interface CheckBackMessage {
-  readonly transactionId: string;
-  readonly messageId: string;
-  readonly topic: string;
-  readonly tag?: string;
-  readonly keys: readonly string[];
-  readonly properties: Readonly<Record<string, string>>;
-  readonly producerGroup?: string;
-  readonly checkCount: number;
-}
+/** What the broker sends on check-back (the broker's own request type). */
+export type CheckBackMessage = CheckBackRequest;
 
 /** Options of {@linkcode TransactionProducer}. */
 export interface TransactionProducerOptions {
