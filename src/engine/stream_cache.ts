@@ -35,7 +35,7 @@ export class StreamCache {
   readonly #entries = new Map<string, CachedStream>();
 
   /** Creates a cache of at most `max` streams. */
-  constructor(max = 10_000) {
+  constructor(max = 4_096) {
     this.#max = max;
   }
 

@@ -308,7 +308,9 @@ export class Transactions {
           this.#cache.delete(transactionId);
           continue;
         }
-        this.#cache.set(transactionId, { events, snapshot });
+        if (!FINAL_STATES.includes(stateOf(snapshot))) {
+          this.#cache.set(transactionId, { events, snapshot });
+        }
         return { view: viewOf(snapshot, events), appended: false };
       }
       const [next, actions] = transition(transactionMachine, snapshot, event);
@@ -326,11 +328,16 @@ export class Transactions {
       }
       if (await committer.commit(op)) {
         const appended = [...events, event];
-        this.#cache.set(transactionId, {
-          events: appended,
-          snapshot: next,
-          ...(cached?.record ? { record: cached.record } : {}),
-        });
+        // A decided transaction will not be written again (but for a late answer): keep
+        // only open ones, so the cache holds what is in progress.
+        if (FINAL_STATES.includes(stateOf(next))) this.#cache.delete(transactionId);
+        else {
+          this.#cache.set(transactionId, {
+            events: appended,
+            snapshot: next,
+            ...(cached?.record ? { record: cached.record } : {}),
+          });
+        }
         return { view: viewOf(next, appended), appended: true };
       }
       this.#cache.delete(transactionId); // another writer got there first: reload
