@@ -201,6 +201,7 @@ const streamKey = (group: string, messageId: string, seq: number) =>
 export class Deliveries {
   readonly #deps: EngineDeps;
   readonly #groups: Groups;
+  readonly #receiving = new Map<string, Promise<void>>();
 
   /** Creates the use cases over the engine's collaborators. */
   constructor(deps: EngineDeps, groups: Groups) {
@@ -221,7 +222,7 @@ export class Deliveries {
       // Read the wake-up keys before looking for work, so that work committed while
       // looking is seen as a change by the wait below, not taken as its baseline.
       const baseline = deadline > this.#deps.clock() ? await this.#wakeState(group) : "";
-      const picks = await this.#start(group, max, vt * 1000);
+      const picks = await this.#oneAtATime(groupName, () => this.#start(group, max, vt * 1000));
       if (picks.length > 0) return await this.#load(group, picks);
       const now = this.#deps.clock();
       if (now >= deadline || options.signal?.aborted) return [];
@@ -392,6 +393,24 @@ export class Deliveries {
       }
     }
     return redriven;
+  }
+
+  /**
+   * Runs `task` after the group's earlier receives in this process: they
+   * would all move the same cursor, so running them together only makes all
+   * but one fail their check and start over. Other processes are kept apart
+   * by that check.
+   */
+  async #oneAtATime<T>(groupName: string, task: () => Promise<T>): Promise<T> {
+    const previous = this.#receiving.get(groupName) ?? Promise.resolve();
+    const run = previous.then(task, task);
+    const settled = run.then(() => {}, () => {});
+    this.#receiving.set(groupName, settled);
+    try {
+      return await run;
+    } finally {
+      if (this.#receiving.get(groupName) === settled) this.#receiving.delete(groupName);
+    }
   }
 
   /** Routes and starts deliveries: due entries first, then the topic logs. */

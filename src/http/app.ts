@@ -51,14 +51,9 @@ export function createApp(broker: Broker, options: AppOptions = {}) {
       title: "Not found",
       status: 404,
       detail: `Cannot ${c.req.method} ${c.req.path}: no such route`,
-    })
+    }, c)
   );
   app.use(requestId());
-  app.use(async (c, next) => {
-    await next();
-    // Problem responses are built without the context; give them the request id too.
-    if (!c.res.headers.has("x-request-id")) c.res.headers.set("x-request-id", c.var.requestId);
-  });
   app.use(async (c, next) => {
     c.set("broker", broker);
     await next();
@@ -67,13 +62,13 @@ export function createApp(broker: Broker, options: AppOptions = {}) {
     "/v1/*",
     bodyLimit({
       maxSize: MAX_REQUEST_BYTES,
-      onError: () =>
+      onError: (c) =>
         problemResponse({
           type: "https://escrow.dev/problems/payloadtoolarge",
           title: "Payload too large",
           status: 413,
           detail: `Cannot accept request: body over ${MAX_REQUEST_BYTES} bytes`,
-        }),
+        }, c),
     }),
   );
   if (options.auth) app.use("/v1/*", options.auth);

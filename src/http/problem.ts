@@ -20,7 +20,8 @@ export interface Problem {
 }
 
 /**
- * Builds a problem-details response.
+ * Builds a problem-details response, carrying the request id when given the
+ * request's context.
  *
  * @example
  * ```ts
@@ -29,11 +30,11 @@ export interface Problem {
  * console.log(res.headers.get("content-type")); // application/problem+json
  * ```
  */
-export function problemResponse(problem: Problem): Response {
-  return new Response(JSON.stringify(problem), {
-    status: problem.status,
-    headers: { "content-type": "application/problem+json" },
-  });
+export function problemResponse(problem: Problem, c?: Context): Response {
+  const headers: Record<string, string> = { "content-type": "application/problem+json" };
+  const requestId = c?.get("requestId" as never) as string | undefined;
+  if (requestId) headers["x-request-id"] = requestId;
+  return new Response(JSON.stringify(problem), { status: problem.status, headers });
 }
 
 const typeOf = (name: string) => `https://escrow.dev/problems/${name}`;
@@ -58,7 +59,7 @@ export function onError(error: Error, c: Context): Response {
       status: error.status,
       detail: error.message,
       ...error.extensions,
-    });
+    }, c);
   }
   if (error instanceof HTTPException) {
     const status = error.status;
@@ -72,7 +73,7 @@ export function onError(error: Error, c: Context): Response {
       title,
       status,
       detail: error.message || `HTTP ${status}`,
-    });
+    }, c);
     const challenge = error.res?.headers.get("www-authenticate");
     if (challenge) response.headers.set("www-authenticate", challenge);
     return response;
@@ -83,7 +84,7 @@ export function onError(error: Error, c: Context): Response {
     title: "Internal error",
     status: 500,
     detail: "The broker failed to handle the request; it is logged.",
-  });
+  }, c);
 }
 
 /**
@@ -97,7 +98,7 @@ export function onError(error: Error, c: Context): Response {
  * if (!result.success) validationProblem(result.error, "json");
  * ```
  */
-export function validationProblem(error: ZodError, target: string): Response {
+export function validationProblem(error: ZodError, target: string, c?: Context): Response {
   const issues = error.issues.map((issue) => ({
     path: [target, ...issue.path.map(String)].join("."),
     message: issue.message,
@@ -108,5 +109,5 @@ export function validationProblem(error: ZodError, target: string): Response {
     status: 400 satisfies ContentfulStatusCode,
     detail: issues.map((i) => `${i.path}: ${i.message}`).join("; "),
     issues,
-  });
+  }, c);
 }

@@ -25,8 +25,8 @@ export interface AppEnv {
  */
 export function newRouter(): OpenAPIHono<AppEnv> {
   return new OpenAPIHono<AppEnv>({
-    defaultHook: (result) =>
-      result.success ? undefined : validationProblem(result.error, result.target),
+    defaultHook: (result, c) =>
+      result.success ? undefined : validationProblem(result.error, result.target, c),
   });
 }
 

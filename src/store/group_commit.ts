@@ -1,8 +1,8 @@
 /**
  * Group commit: concurrent changes share one `kv.atomic()`, up to Deno KV's
  * limits (1,000 mutations, 100 checks, 800 KiB), because a commit of many
- * values costs little more than a commit of one. While a commit is in
- * flight the next changes queue; when it returns they all go in the next.
+ * values costs little more than a commit of one. While commits are in
+ * flight (at most two) the next changes queue; they all go in the next one.
  *
  * A change joins a batch only if it does not touch what another change in
  * the batch checks or writes, so each change's optimistic checks mean what
@@ -18,6 +18,9 @@ import { commit } from "./commit.ts";
 import { keys } from "./keys.ts";
 import { estimateSize, SumMerger, type VisibleEntry, type WriteSet } from "./write_set.ts";
 import type { LogEntry } from "../domain/message.ts";
+
+/** Commits in flight at once. */
+const MAX_IN_FLIGHT = 2;
 
 /** Budget of one commit, kept below Deno KV's hard limits. */
 const LIMITS = { mutations: 900, checks: 90, bytes: 700 * 1024, logBytes: 56 * 1024 } as const;
@@ -44,7 +47,7 @@ interface Pending {
 export class GroupCommitter {
   readonly #kv: Deno.Kv;
   #queue: Pending[] = [];
-  #running = false;
+  #lanes = 0;
   /** Commits made and changes carried, for tests and benchmarks. */
   readonly stats = { commits: 0, changes: 0 };
 
@@ -60,15 +63,18 @@ export class GroupCommitter {
     }
     const { promise, resolve, reject } = Promise.withResolvers<boolean>();
     this.#queue.push({ writes, resolve, reject });
-    if (!this.#running) this.#drain();
+    if (this.#lanes === 0) this.#drain();
     return promise;
   }
 
   async #drain(): Promise<void> {
-    this.#running = true;
+    this.#lanes++;
     try {
       while (this.#queue.length > 0) {
         const batch = this.#takeBatch();
+        // While this batch commits, a second lane may take the next one, so that
+        // SQLite's writer is not idle while JavaScript prepares the next commit.
+        if (this.#queue.length > 0 && this.#lanes < MAX_IN_FLIGHT) this.#drain();
         try {
           if (await this.#commitBatch(batch.map((p) => p.writes))) {
             batch.forEach((p) => p.resolve(true));
@@ -84,7 +90,7 @@ export class GroupCommitter {
         }
       }
     } finally {
-      this.#running = false;
+      this.#lanes--;
     }
   }
 

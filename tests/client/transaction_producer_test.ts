@@ -1,3 +1,4 @@
+// deno-lint-ignore-file require-await -- local transactions and checks are async functions in the SDK API; several here answer at once.
 /**
  * `TransactionProducer` against a real broker: the local transaction's
  * answer decides, and when it throws or answers "unknown" the broker's

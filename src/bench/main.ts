@@ -1,0 +1,129 @@
+/**
+ * Escrow's benchmark: `deno run --allow-all src/bench/main.ts [--quick]
+ * [--runs R] [--phases ...] [--json]`. Each phase starts the broker as its
+ * own process in its real configuration (a KV file in a fresh temporary
+ * folder) and drives it over HTTP from separate client processes on
+ * 127.0.0.1; the report gives the median of the runs against each target,
+ * failure counts over all runs, and the machine the figures come from.
+ * Progress goes to stderr, the report to stdout.
+ *
+ * @module
+ */
+import { installInterruptHandlers } from "./interrupt.ts";
+import { describeMachine, machineLine } from "./machine.ts";
+import {
+  type BenchOptions,
+  parseBenchOptions,
+  type PhaseName,
+  USAGE,
+  wantsHelp,
+} from "./options.ts";
+import type { Metrics, PhaseEnv } from "./phase.ts";
+import { runE2ePhase } from "./phases/e2e.ts";
+import { runGrowthPhase } from "./phases/growth.ts";
+import { runLatencyPhase } from "./phases/latency.ts";
+import { runPublishPhase } from "./phases/publish.ts";
+import { runTxPhase } from "./phases/tx.ts";
+import { formatTable, renderRows, reportRows, threadNamesOf } from "./report.ts";
+import { median } from "./stats.ts";
+
+const PHASE_RUNNERS: Record<PhaseName, (env: PhaseEnv) => Promise<Metrics>> = {
+  publish: runPublishPhase,
+  e2e: runE2ePhase,
+  latency: runLatencyPhase,
+  tx: runTxPhase,
+  growth: runGrowthPhase,
+};
+
+/** Phases whose broker peak memory makes the headline peak RSS. */
+const PEAK_RSS_KEYS = ["publish.peakRssMb", "e2e.peakRssMb", "latency.peakRssMb", "tx.peakRssMb"];
+
+/** Runs every phase `options.runs` times; returns each run's metrics and the failures. */
+async function runAll(options: BenchOptions, env: PhaseEnv): Promise<{
+  runs: Metrics[];
+  failures: string[];
+}> {
+  const runs: Metrics[] = [];
+  const failures: string[] = [];
+  for (let run = 1; run <= options.runs; run++) {
+    const metrics: Metrics = {};
+    for (const phase of options.phases) {
+      const started = performance.now();
+      env.log(`run ${run}/${options.runs}: ${phase}`);
+      try {
+        Object.assign(metrics, await PHASE_RUNNERS[phase](env));
+      } catch (error) {
+        const message = `run ${run}, ${phase}: ${error instanceof Error ? error.message : error}`;
+        failures.push(message);
+        env.log(`FAILED ${message}`);
+      }
+      env.log(
+        `run ${run}/${options.runs}: ${phase} took ${
+          ((performance.now() - started) / 1000).toFixed(1)
+        } s`,
+      );
+    }
+    const peaks = PEAK_RSS_KEYS.map((key) => metrics[key]).filter((v) => v !== undefined);
+    if (peaks.length > 0) metrics["overall.peakRssMb"] = Math.max(...peaks);
+    runs.push(metrics);
+  }
+  return { runs, failures };
+}
+
+/** Each metric's median over the runs that have it. */
+function mediansOf(runs: readonly Metrics[]): Metrics {
+  const keys = [...new Set(runs.flatMap((run) => Object.keys(run)))].sort();
+  return Object.fromEntries(
+    keys.map((key) => [key, median(runs.map((run) => run[key] ?? NaN))]),
+  );
+}
+
+if (import.meta.main) {
+  if (wantsHelp(Deno.args)) {
+    console.log(USAGE);
+    Deno.exit(0);
+  }
+  let options: BenchOptions;
+  try {
+    options = parseBenchOptions(Deno.args, Deno.env.toObject());
+  } catch (error) {
+    console.error(`${(error as Error).message}\n\n${USAGE}`);
+    Deno.exit(2);
+  }
+  installInterruptHandlers();
+  const machine = describeMachine(options.mainPath);
+  const env: PhaseEnv = { options, log: (message) => console.error(`[bench] ${message}`) };
+  env.log(machineLine(machine));
+  const started = performance.now();
+  const { runs, failures } = await runAll(options, env);
+  const rows = renderRows(reportRows(options, threadNamesOf(runs)), runs);
+  const seconds = (performance.now() - started) / 1000;
+  const report = JSON.stringify(
+    {
+      machine,
+      options: { ...options, brokerFlags: [...options.brokerFlags] },
+      seconds,
+      medians: mediansOf(runs),
+      runs,
+      rows,
+      failures,
+    },
+    (_, value) => (typeof value === "number" && !Number.isFinite(value) ? null : value),
+    2,
+  );
+  if (options.jsonFile) await Deno.writeTextFile(options.jsonFile, report + "\n");
+  if (options.json) {
+    console.log(report);
+  } else {
+    console.log(`Machine: ${machineLine(machine)}`);
+    console.log(
+      `Workload: N=${options.n}, tx N=${options.txN}, ${options.publishers} publishers × ${options.inflight} in flight, ${options.bodyBytes} B bodies, ${options.rate} msg/s × ${options.latencySeconds} s latency, growth N=${options.growthN}, backlog ${options.backlogN}; ${options.runs} run(s), medians; ${
+        seconds.toFixed(0)
+      } s in all`,
+    );
+    console.log();
+    console.log(formatTable(rows));
+    for (const failure of failures) console.log(`FAILED ${failure}`);
+  }
+  Deno.exit(failures.length > 0 ? 1 : 0);
+}

@@ -1,0 +1,203 @@
+/**
+ * The benchmark's command line and environment, read into one options
+ * object with the defaults of a full or a `--quick` run.
+ *
+ * @module
+ */
+import { fromFileUrl } from "@std/path/from-file-url";
+
+/**
+ * The phases, in the order they run.
+ *
+ * @example
+ * ```ts
+ * import { PHASES } from "./options.ts";
+ * console.log(PHASES.join(",")); // "publish,e2e,latency,tx,growth"
+ * ```
+ */
+export const PHASES = ["publish", "e2e", "latency", "tx", "growth"] as const;
+
+/** One of {@linkcode PHASES}. */
+export type PhaseName = typeof PHASES[number];
+
+/** Everything a run is configured by. */
+export interface BenchOptions {
+  readonly quick: boolean;
+  /** Print JSON instead of the table. */
+  readonly json: boolean;
+  /** Also write the JSON report to this file. */
+  readonly jsonFile?: string;
+  /** Runs of every phase; the report shows medians. */
+  readonly runs: number;
+  readonly phases: readonly PhaseName[];
+  /** Messages of the publish and fan-out phases. */
+  readonly n: number;
+  /** Transactions of the tx phase. */
+  readonly txN: number;
+  /** Messages of each growth fan-out. */
+  readonly growthN: number;
+  /** Group counts of the growth fan-outs. */
+  readonly growthGroups: readonly number[];
+  /** Messages left unconsumed in the backlog probe. */
+  readonly backlogN: number;
+  /** Messages received and acked from the backlog. */
+  readonly backlogDrain: number;
+  /** Publisher (and producer) processes. */
+  readonly publishers: number;
+  /** Requests in flight per publisher. */
+  readonly inflight: number;
+  /** Receive requests in flight per consumed group. */
+  readonly receivers: number;
+  /** Open-loop rate of the latency phase, in messages per second. */
+  readonly rate: number;
+  readonly latencySeconds: number;
+  /** Size of each message body as JSON, in bytes. */
+  readonly bodyBytes: number;
+  /** Hard limit on one phase's traffic, in seconds. */
+  readonly phaseTimeoutSeconds: number;
+  /** The broker's entry point (`ESCROW_BENCH_MAIN`). */
+  readonly mainPath: string;
+  /** Extra `deno run` flags for the broker (`ESCROW_BENCH_BROKER_FLAGS`). */
+  readonly brokerFlags: readonly string[];
+}
+
+/**
+ * The usage text, printed for `--help` and after a bad option.
+ *
+ * @example
+ * ```ts
+ * import { USAGE } from "./options.ts";
+ * console.log(USAGE.includes("--quick")); // true
+ * ```
+ */
+export const USAGE = `deno run --allow-all src/bench/main.ts [options]
+
+  --quick               whole run under a minute: small N, 3 s latency phase, 1 run
+  --runs R              runs of each phase; medians are reported (default 3, quick 1)
+  --phases LIST         comma-separated: ${PHASES.join(",")} (default: all)
+  --n N                 messages of publish and fan-out phases (default 20000, quick 5000)
+  --tx-n N              transactions of the tx phase (default N, quick 3000)
+  --growth-n N          messages of each growth fan-out (default 5000, quick 2000)
+  --growth-groups LIST  group counts of the growth fan-outs (default 1,5,20)
+  --backlog N           unconsumed messages of the backlog probe (default 200000, quick 20000)
+  --backlog-drain N     messages received from the backlog (default 5000, quick 2000)
+  --publishers P        publisher and producer processes (default 4)
+  --inflight K          requests in flight per publisher (default 64)
+  --receivers K         receives in flight per consumed group (default 2)
+  --rate R              latency phase: messages per second (default 1000)
+  --latency-seconds S   latency phase: duration (default 10, quick 3)
+  --body-bytes B        message body size (default 1024)
+  --timeout S           hard limit per phase (default 300, quick 60)
+  --json                print JSON instead of the table
+  --json-file PATH      also write the JSON report to PATH
+
+Environment: ESCROW_BENCH_MAIN=/path/to/main.ts picks the broker (default: this repo's);
+ESCROW_BENCH_BROKER_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" adds deno flags to the broker.`;
+
+/**
+ * Reads `args` and `env` into options; throws a `RangeError` naming a bad one.
+ *
+ * @example
+ * ```ts
+ * import { parseBenchOptions } from "./options.ts";
+ * const options = parseBenchOptions(["--quick", "--phases", "publish"], {});
+ * console.log(options.n, options.runs, options.phases); // 5000 1 ["publish"]
+ * ```
+ */
+export function parseBenchOptions(
+  args: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+): BenchOptions {
+  const flags = new Set<string>();
+  const values = new Map<string, string>();
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (!arg.startsWith("--")) throw new RangeError(`Cannot read option: current value is ${arg}`);
+    const [name, inline] = arg.slice(2).split("=", 2) as [string, string | undefined];
+    if (name === "quick" || name === "json" || name === "help") flags.add(name);
+    else if (inline !== undefined) values.set(name, inline);
+    else if (i + 1 < args.length) values.set(name, args[++i]!);
+    else throw new RangeError(`Cannot read option --${name}: current value is missing`);
+  }
+  const known = [
+    "runs",
+    "phases",
+    "n",
+    "tx-n",
+    "growth-n",
+    "growth-groups",
+    "backlog",
+    "backlog-drain",
+    "publishers",
+    "inflight",
+    "receivers",
+    "rate",
+    "latency-seconds",
+    "body-bytes",
+    "timeout",
+    "json-file",
+  ];
+  for (const name of values.keys()) {
+    if (!known.includes(name)) throw new RangeError(`Cannot read option: unknown --${name}`);
+  }
+  const quick = flags.has("quick");
+  const count = (name: string, fallback: number, min = 1) => {
+    const text = values.get(name);
+    if (text === undefined) return fallback;
+    const value = Number(text);
+    if (!Number.isFinite(value) || value < min) {
+      throw new RangeError(`Cannot read --${name}: current value is ${text}`);
+    }
+    return value;
+  };
+  const list = (name: string) => values.get(name)?.split(",").map((s) => s.trim()).filter(Boolean);
+  const phases = list("phases") ?? [...PHASES];
+  for (const phase of phases) {
+    if (!(PHASES as readonly string[]).includes(phase)) {
+      throw new RangeError(`Cannot read --phases: unknown phase ${phase}`);
+    }
+  }
+  const n = Math.floor(count("n", quick ? 5_000 : 20_000));
+  const growthGroups = (list("growth-groups") ?? ["1", "5", "20"]).map((text) => {
+    const value = Number(text);
+    if (!Number.isInteger(value) || value < 1 || value > 100) {
+      throw new RangeError(`Cannot read --growth-groups: current value is ${text}`);
+    }
+    return value;
+  });
+  return {
+    quick,
+    json: flags.has("json"),
+    ...(values.has("json-file") ? { jsonFile: values.get("json-file")! } : {}),
+    runs: Math.floor(count("runs", quick ? 1 : 3)),
+    phases: PHASES.filter((phase) => phases.includes(phase)),
+    n,
+    txN: Math.floor(count("tx-n", quick ? 3_000 : n)),
+    growthN: Math.floor(count("growth-n", quick ? 2_000 : 5_000)),
+    growthGroups,
+    backlogN: Math.floor(count("backlog", quick ? 20_000 : 200_000)),
+    backlogDrain: Math.floor(count("backlog-drain", quick ? 2_000 : 5_000)),
+    publishers: Math.floor(count("publishers", 4)),
+    inflight: Math.floor(count("inflight", 64)),
+    receivers: Math.floor(count("receivers", 2)),
+    rate: count("rate", 1_000),
+    latencySeconds: count("latency-seconds", quick ? 3 : 10, 0.1),
+    bodyBytes: Math.floor(count("body-bytes", 1_024, 64)),
+    phaseTimeoutSeconds: count("timeout", quick ? 60 : 300),
+    mainPath: env.ESCROW_BENCH_MAIN || fromFileUrl(new URL("../../main.ts", import.meta.url)),
+    brokerFlags: (env.ESCROW_BENCH_BROKER_FLAGS ?? "").split(/\s+/).filter(Boolean),
+  };
+}
+
+/**
+ * Whether `args` ask for the usage text.
+ *
+ * @example
+ * ```ts
+ * import { wantsHelp } from "./options.ts";
+ * console.log(wantsHelp(["--help"])); // true
+ * ```
+ */
+export function wantsHelp(args: readonly string[]): boolean {
+  return args.includes("--help") || args.includes("-h");
+}
