@@ -155,3 +155,52 @@ export interface IndexRange {
   readonly start: number;
   readonly end: number;
 }
+
+/** What {@linkcode senderConfigs} needs to split a load between client processes. */
+export interface SenderLoad {
+  readonly url: string;
+  /** Messages in all. */
+  readonly total: number;
+  /** Client processes sharing them. */
+  readonly processes: number;
+  readonly inflight: number;
+  readonly bodyBytes: number;
+  readonly deadlineMs: number;
+}
+
+/**
+ * One closed-loop configuration per client process, each with its share of
+ * the message indexes: publishers of normal messages or transactional producers.
+ *
+ * @example
+ * ```ts
+ * import { senderConfigs } from "./workload.ts";
+ * const configs = senderConfigs("publisher", {
+ *   url: "http://127.0.0.1:8000", total: 10, processes: 2, inflight: 4, bodyBytes: 64,
+ *   deadlineMs: 1_000,
+ * });
+ * console.log(configs.length); // 2
+ * ```
+ */
+export function senderConfigs<R extends "publisher" | "producer">(
+  role: R,
+  load: SenderLoad,
+): {
+  role: R;
+  url: string;
+  topic: string;
+  range: IndexRange;
+  inflight: number;
+  bodyBytes: number;
+  deadlineMs: number;
+}[] {
+  return splitRange(load.total, load.processes).map((range) => ({
+    role,
+    url: load.url,
+    topic: TOPIC,
+    range,
+    inflight: load.inflight,
+    bodyBytes: load.bodyBytes,
+    deadlineMs: load.deadlineMs,
+  }));
+}

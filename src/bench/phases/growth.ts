@@ -13,8 +13,8 @@ import { createGroups, createTopic } from "../broker_api.ts";
 import { Crew } from "../crew.ts";
 import { runFanOut } from "../fan_out.ts";
 import { type Metrics, type PhaseEnv, ratePerSecond, startBroker } from "../phase.ts";
-import type { ConsumerResult, PublisherConfig, PublisherResult } from "../protocol.ts";
-import { groupsOfSize, splitRange, TOPIC } from "../workload.ts";
+import type { ConsumerResult, PublisherResult } from "../protocol.ts";
+import { groupsOfSize, senderConfigs, TOPIC } from "../workload.ts";
 import { fanOutMetrics } from "./e2e.ts";
 
 const BACKLOG_GROUP = { name: "backlog", tags: "*" };
@@ -60,15 +60,14 @@ async function runBacklogProbe(env: PhaseEnv): Promise<Metrics> {
   await using crew = new Crew();
   const publishers = crew.spawn(
     "publisher",
-    splitRange(options.backlogN, options.publishers).map((range): PublisherConfig => ({
-      role: "publisher",
+    senderConfigs("publisher", {
       url: broker.url,
-      topic: TOPIC,
-      range,
+      total: options.backlogN,
+      processes: options.publishers,
       inflight: options.inflight,
       bodyBytes: options.bodyBytes,
       deadlineMs,
-    })),
+    }),
   );
   const [consumer] = crew.spawn("consumer", [{
     role: "consumer",

@@ -18,10 +18,10 @@ import {
   ratePerSecond,
   startBroker,
 } from "../phase.ts";
-import type { PublisherConfig, PublisherResult } from "../protocol.ts";
+import type { PublisherResult } from "../protocol.ts";
 import { readCpuMicros } from "../proc_stats.ts";
 import { median } from "../stats.ts";
-import { splitRange, TOPIC } from "../workload.ts";
+import { senderConfigs, TOPIC } from "../workload.ts";
 
 /**
  * Runs the publish phase once.
@@ -42,15 +42,14 @@ export async function runPublishPhase(env: PhaseEnv): Promise<Metrics> {
   await using crew = new Crew();
   const publishers = crew.spawn(
     "publisher",
-    splitRange(options.n, options.publishers).map((range): PublisherConfig => ({
-      role: "publisher",
+    senderConfigs("publisher", {
       url: broker.url,
-      topic: TOPIC,
-      range,
+      total: options.n,
+      processes: options.publishers,
       inflight: options.inflight,
       bodyBytes: options.bodyBytes,
       deadlineMs,
-    })),
+    }),
   );
   await crew.ready();
   const before = broker.sample();

@@ -19,9 +19,9 @@ import {
   ratePerSecond,
   startBroker,
 } from "../phase.ts";
-import type { ConsumerResult, ProducerConfig, ProducerResult } from "../protocol.ts";
+import type { ConsumerResult, ProducerResult } from "../protocol.ts";
 import { readCpuMicros } from "../proc_stats.ts";
-import { splitRange, TOPIC } from "../workload.ts";
+import { senderConfigs, TOPIC } from "../workload.ts";
 
 const GROUP = { name: "all", tags: "*" };
 /** After the last ack, keep receiving this long to catch duplicates and late rollbacks. */
@@ -57,15 +57,14 @@ export async function runTxPhase(env: PhaseEnv): Promise<Metrics> {
   }]);
   const producers = crew.spawn(
     "producer",
-    splitRange(options.txN, options.publishers).map((range): ProducerConfig => ({
-      role: "producer",
+    senderConfigs("producer", {
       url: broker.url,
-      topic: TOPIC,
-      range,
+      total: options.txN,
+      processes: options.publishers,
       inflight: options.inflight,
       bodyBytes: options.bodyBytes,
       deadlineMs,
-    })),
+    }),
   );
   await crew.ready();
   const before = broker.sample();
