@@ -116,6 +116,8 @@ interface OrderWaitRecord {
   readonly topic: string;
   readonly publishedAt: number;
   readonly deliverAt?: number;
+  /** Seq of its delivery stream's last event: 0, or the redrive's. */
+  readonly seq?: number;
 }
 
 /** The message group lock of an ordered group. */
@@ -612,8 +614,8 @@ export class Deliveries {
           op.delete(keys.deadLetter(name, handle.messageId));
           this.#count(op, name, { deadLettered: -1 });
           break;
-        case "requeue":
-          this.#putDue(op, name, event.at, {
+        case "requeue": {
+          const due: DueRecord = {
             messageId: handle.messageId,
             topic: handle.topic,
             seq,
@@ -621,8 +623,14 @@ export class Deliveries {
             retry: false,
             publishedAt: 0,
             ...(handle.messageGroup !== undefined ? { messageGroup: handle.messageGroup } : {}),
-          });
+          };
+          if (group.record.ordered && handle.messageGroup !== undefined) {
+            await this.#requeueInOrder(op, name, handle.messageGroup, due, event.at);
+          } else {
+            this.#putDue(op, name, event.at, due);
+          }
           break;
+        }
         case "releaseOrder":
           if (group.record.ordered && handle.messageGroup !== undefined) {
             await this.#releaseOrder(op, name, handle.messageGroup, handle.messageId, event.at);
@@ -730,6 +738,36 @@ export class Deliveries {
     };
   }
 
+  /**
+   * Requeues a redriven message of an ordered group behind the message group's
+   * current message, ahead of those still waiting (it is older than they are).
+   */
+  async #requeueInOrder(
+    op: WriteSet,
+    name: string,
+    messageGroup: string,
+    due: DueRecord,
+    now: number,
+  ): Promise<void> {
+    const lockKey = keys.orderLock(name, messageGroup);
+    const lock = await this.#deps.kv.get<OrderLock>(lockKey);
+    op.check(lock);
+    if (!lock.value) {
+      op.set(lockKey, { messageId: due.messageId });
+      this.#putDue(op, name, now, due);
+      return;
+    }
+    // "!" sorts before every versionstamp: redriven messages wait first, oldest id first.
+    const wait: OrderWaitRecord = {
+      messageId: due.messageId,
+      topic: due.topic,
+      publishedAt: 0,
+      seq: due.seq,
+    };
+    op.set(keys.orderWait(name, messageGroup, `!${due.messageId}`, 0), wait);
+    op.set(lockKey, lock.value); // makes a concurrent hand-over retry and see this waiter
+  }
+
   /** Hands an ordered group's message-group lock to the next waiting message, or frees it. */
   async #releaseOrder(
     op: WriteSet,
@@ -752,7 +790,7 @@ export class Deliveries {
       this.#putDue(op, name, Math.max(now, waiting.value.deliverAt ?? 0), {
         messageId: waiting.value.messageId,
         topic: waiting.value.topic,
-        seq: 0,
+        seq: waiting.value.seq ?? 0,
         attempt: 0,
         retry: false,
         publishedAt: waiting.value.publishedAt,

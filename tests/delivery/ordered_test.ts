@@ -174,3 +174,45 @@ Deno.test("messages published while their group is blocked follow in commit orde
   }
   assertEquals(order, ["A2@1", "A3@1", "A4@1"]);
 });
+
+Deno.test("a redriven dead letter waits behind its message group's current message, then goes first", async () => {
+  using time = new FakeTime(T0);
+  await using t = await setUp();
+  const a1 = await t.publish("A1");
+  for (const name of ["A2", "A3"]) await t.publish(name);
+  // A1 fails three times (maxRetries 2) and is dead-lettered; A2 then takes A's turn.
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    const r = await t.receive("fulfil");
+    assertEquals(r.got, [`A1@${attempt}`]);
+    await t.nack("fulfil", r.messages);
+    time.tick(10_000);
+  }
+  let r = await t.receive("fulfil");
+  assertEquals(r.got, ["A2@1"]);
+  assertEquals(await t.broker.deliveries.redrive("fulfil", [a1]), 1);
+  assertEquals((await t.receive("fulfil")).got, [], "A1 waits for A2, the message in progress");
+  await t.ack("fulfil", r.messages);
+  r = await t.receive("fulfil");
+  assertEquals(r.got, ["A1@1"], "the redriven message goes before A3");
+  await t.ack("fulfil", r.messages);
+  assertEquals((await t.receive("fulfil")).got, ["A3@1"]);
+});
+
+Deno.test("a redriven dead letter of an idle message group is delivered at once", async () => {
+  using time = new FakeTime(T0);
+  await using t = await setUp();
+  const a1 = await t.publish("A1");
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    const r = await t.receive("fulfil");
+    await t.nack("fulfil", r.messages);
+    time.tick(10_000);
+  }
+  assertEquals((await t.receive("fulfil")).got, []);
+  assertEquals(await t.broker.deliveries.redrive("fulfil", [a1]), 1);
+  const r = await t.receive("fulfil");
+  assertEquals(r.got, ["A1@1"]);
+  await t.publish("A2");
+  assertEquals((await t.receive("fulfil")).got, [], "A2 waits for the redriven A1");
+  await t.ack("fulfil", r.messages);
+  assertEquals((await t.receive("fulfil")).got, ["A2@1"]);
+});
