@@ -57,9 +57,15 @@ export interface BenchOptions {
   readonly phaseTimeoutSeconds: number;
   /** The broker's entry point (`ESCROW_BENCH_MAIN`). */
   readonly mainPath: string;
-  /** Extra `deno run` flags for the broker (`ESCROW_BENCH_BROKER_FLAGS`). */
+  /** `deno run` flags for the broker: {@linkcode BROKER_FLAGS} plus `ESCROW_BENCH_BROKER_FLAGS`. */
   readonly brokerFlags: readonly string[];
 }
+
+/**
+ * The V8 flag `deno task start` runs the broker with (a 4 MB young generation keeps the
+ * resident set about 20 MB lower at the same throughput), so the benchmark measures the same.
+ */
+export const BROKER_FLAGS: readonly string[] = ["--v8-flags=--max-semi-space-size=4"];
 
 /**
  * The usage text, printed for `--help` and after a bad option.
@@ -185,7 +191,8 @@ export function parseBenchOptions(
     bodyBytes: Math.floor(count("body-bytes", 1_024, 64)),
     phaseTimeoutSeconds: count("timeout", quick ? 60 : 300),
     mainPath: env.ESCROW_BENCH_MAIN || fromFileUrl(new URL("../../main.ts", import.meta.url)),
-    brokerFlags: (env.ESCROW_BENCH_BROKER_FLAGS ?? "").split(/\s+/).filter(Boolean),
+    brokerFlags: [...BROKER_FLAGS, ...(env.ESCROW_BENCH_BROKER_FLAGS ?? "").split(/\s+/)]
+      .filter(Boolean),
   };
 }
 
