@@ -16,28 +16,35 @@
  * @module
  */
 import { monotonicUlid } from "@std/ulid";
-import { transition } from "xstate";
-import {
-  type DeliveryContext,
-  deliveryMachine,
-  type DeliveryState,
-} from "../../machines/delivery.ts";
+import type { DeliveryContext, DeliveryState } from "../../machines/delivery.ts";
 import { decodeBody, type WireBody } from "../domain/body.ts";
 import { ContentionError } from "../domain/errors.ts";
 import type { DeliveryEvent, MessageEvent } from "../domain/events.ts";
-import type { LogEntry, MessageRecord } from "../domain/message.ts";
+import type { MessageRecord } from "../domain/message.ts";
 import {
   decodeReceiptHandle,
   encodeReceiptHandle,
   type ReceiptHandle,
 } from "../domain/receipt_handle.ts";
 import { nextRetry } from "../domain/retry_policy.ts";
-import { adjust } from "../store/counters.ts";
 import { keys } from "../store/keys.ts";
 import { readBody } from "../store/message_store.ts";
 import { WriteSet } from "../store/write_set.ts";
 import { type EngineDeps, MAX_WRITE_ATTEMPTS } from "./deps.ts";
+import {
+  countDeliveries,
+  deliveryEventKey,
+  type DueRecord,
+  entryToDue,
+  type InflightRecord,
+  type OrderLock,
+  type OrderWaitRecord,
+  putDue,
+} from "./delivery_records.ts";
+import { planDelivery } from "./delivery_plan.ts";
 import type { CompiledGroup, Cursor, GroupCounter, Groups } from "./groups.ts";
+import { releaseOrder, requeueInOrder } from "./message_order.ts";
+import { waitForWork, wakeState } from "./work_wait.ts";
 
 /** A message handed to a consumer. */
 export interface ReceivedMessage extends WireBody {
@@ -84,47 +91,6 @@ export interface DeadLetterRecord {
   readonly messageGroup?: string;
 }
 
-/**
- * A delivery in flight, as listed in a lease: the entry one receive writes
- * for all the deliveries it starts, keyed by the end of their visibility.
- */
-interface InflightRecord {
-  readonly messageId: string;
-  readonly topic: string;
-  readonly seq: number;
-  readonly attempt: number;
-  readonly messageGroup?: string;
-}
-
-/** A delivery waiting for its time: a retry, a delayed message, a redrive, an unparked one. */
-interface DueRecord {
-  readonly messageId: string;
-  readonly topic: string;
-  /** Seq of the stream's last event (0 before the first attempt). */
-  readonly seq: number;
-  /** Attempts made so far. */
-  readonly attempt: number;
-  /** True when the delivery is `retrying` (a `DeliveryRetryDue` comes first). */
-  readonly retry: boolean;
-  readonly publishedAt: number;
-  readonly messageGroup?: string;
-}
-
-/** A message waiting behind its message group's current one. */
-interface OrderWaitRecord {
-  readonly messageId: string;
-  readonly topic: string;
-  readonly publishedAt: number;
-  readonly deliverAt?: number;
-  /** Seq of its delivery stream's last event: 0, or the redrive's. */
-  readonly seq?: number;
-}
-
-/** The message group lock of an ordered group. */
-interface OrderLock {
-  readonly messageId: string;
-}
-
 /** A delivery being settled (acked or failed). */
 interface Settling extends ReceiptHandle {
   readonly text: string;
@@ -156,38 +122,6 @@ const SCAN_LIMIT = 5_000;
 const LEASE_CHUNK = 100;
 /** Most messages one receive returns. */
 export const MAX_RECEIVE = 256;
-
-/** Plans already worked out, by state and event type. */
-const plans = new Map<string, { next: DeliveryState; actions: string[] }>();
-
-/**
- * The target state and named actions of a delivery transition, from the
- * machine. The engine only sends events whose attempt numbers it derived from
- * the same stream head (and the append at that head is checked), so the
- * machine's attempt guards always pass and the plan depends on the state and
- * the event type alone: it is worked out once per pair and reused, which
- * keeps XState off the per-message hot path.
- */
-function planDelivery(
-  state: DeliveryState,
-  context: DeliveryContext,
-  event: DeliveryEvent,
-): { next: DeliveryState; actions: string[] } {
-  const id = `${state}|${event.type}`;
-  const known = plans.get(id);
-  if (known) return known;
-  const snapshot = deliveryMachine.resolveState({ value: state, context });
-  if (!snapshot.can(event)) {
-    throw new TypeError(`Cannot apply ${event.type}: current state is ${state}`);
-  }
-  const [next, actions] = transition(deliveryMachine, snapshot, event);
-  const plan = { next: next.value as DeliveryState, actions: actions.map((a) => a.type) };
-  plans.set(id, plan);
-  return plan;
-}
-
-const streamKey = (group: string, messageId: string, seq: number) =>
-  keys.event("dlv", keys.deliveryStreamId(messageId, group), seq);
 
 /**
  * Receive, ack, nack, visibility, expiry, dead letters and redrive.
@@ -223,12 +157,16 @@ export class Deliveries {
       const vt = options.visibilityTimeoutSeconds ?? group.record.visibilityTimeoutSeconds;
       // Read the wake-up keys before looking for work, so that work committed while
       // looking is seen as a change by the wait below, not taken as its baseline.
-      const baseline = deadline > this.#deps.clock() ? await this.#wakeState(group) : "";
+      const baseline = deadline > this.#deps.clock() ? await wakeState(this.#deps.kv, group) : "";
       const picks = await this.#oneAtATime(groupName, () => this.#start(group, max, vt * 1000));
       if (picks.length > 0) return await this.#load(group, picks);
       const now = this.#deps.clock();
       if (now >= deadline || options.signal?.aborted) return [];
-      await this.#waitForWork(group, deadline, baseline, options.signal);
+      await waitForWork(this.#deps.kv, this.#deps.clock, group, {
+        deadline,
+        baseline,
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
     }
   }
 
@@ -312,7 +250,7 @@ export class Deliveries {
         const heads: (string | null)[] = [];
         for (let i = 0; i < items.length; i += 10) {
           const chunk = items.slice(i, i + 10)
-            .map((item) => streamKey(groupName, item.messageId, item.seq + 1));
+            .map((item) => deliveryEventKey(groupName, item.messageId, item.seq + 1));
           heads.push(...(await kv.getMany(chunk)).map((entry) => entry.versionstamp));
         }
         const expired: Settling[] = items.filter((_, i) => heads[i] === null).map((item) => {
@@ -477,7 +415,7 @@ export class Deliveries {
             op.set(lockKey, taken.value);
           }
           if (deliverAt > now) {
-            this.#putDue(op, name, deliverAt, entryToDue(entry, subscription.topic));
+            putDue(op, name, deliverAt, entryToDue(entry, subscription.topic));
             wrote = true;
             continue;
           }
@@ -520,7 +458,7 @@ export class Deliveries {
       for (let i = 0; i < lease.length; i += LEASE_CHUNK) {
         op.set(keys.lease(name, visibleUntil, monotonicUlid()), lease.slice(i, i + LEASE_CHUNK));
       }
-      this.#count(op, name, { inFlight: picks.length, retrying: -retried });
+      countDeliveries(op, name, { inFlight: picks.length, retrying: -retried });
       if (picks.length > 0) {
         scheduler.schedule(op, { kind: "visibilityDue", group: name }, visibleUntil);
       }
@@ -551,7 +489,7 @@ export class Deliveries {
   ): Promise<DeliveryState> {
     const name = group.record.name;
     const seq = handle.seq + 1;
-    const key = streamKey(name, handle.messageId, seq);
+    const key = deliveryEventKey(name, handle.messageId, seq);
     if (options.checkHead !== false) op.check({ key, versionstamp: null });
     op.set(key, event);
     const context: DeliveryContext = {
@@ -582,7 +520,7 @@ export class Deliveries {
           break;
         case "scheduleRetry": {
           if (event.type !== "DeliveryFailed") break;
-          this.#putDue(op, name, event.data.retryAt, {
+          putDue(op, name, event.data.retryAt, {
             messageId: handle.messageId,
             topic: handle.topic,
             seq,
@@ -612,7 +550,7 @@ export class Deliveries {
         }
         case "leaveDeadLetters":
           op.delete(keys.deadLetter(name, handle.messageId));
-          this.#count(op, name, { deadLettered: -1 });
+          countDeliveries(op, name, { deadLettered: -1 });
           break;
         case "requeue": {
           const due: DueRecord = {
@@ -625,15 +563,22 @@ export class Deliveries {
             ...(handle.messageGroup !== undefined ? { messageGroup: handle.messageGroup } : {}),
           };
           if (group.record.ordered && handle.messageGroup !== undefined) {
-            await this.#requeueInOrder(op, name, handle.messageGroup, due, event.at);
+            await requeueInOrder(this.#deps.kv, op, name, handle.messageGroup, due, event.at);
           } else {
-            this.#putDue(op, name, event.at, due);
+            putDue(op, name, event.at, due);
           }
           break;
         }
         case "releaseOrder":
           if (group.record.ordered && handle.messageGroup !== undefined) {
-            await this.#releaseOrder(op, name, handle.messageGroup, handle.messageId, event.at);
+            await releaseOrder(
+              this.#deps.kv,
+              op,
+              name,
+              handle.messageGroup,
+              handle.messageId,
+              event.at,
+            );
           }
           break;
         default:
@@ -689,7 +634,7 @@ export class Deliveries {
           : "deadLettered";
         counts[counter] = (counts[counter] ?? 0) + 1;
       }
-      this.#count(op, groupName, counts);
+      countDeliveries(op, groupName, counts);
       return await this.#deps.committer.commit(op);
     };
     for (let i = 0; i < handles.length; i += SETTLE_CHUNK) {
@@ -736,84 +681,6 @@ export class Deliveries {
       },
       at: now,
     };
-  }
-
-  /**
-   * Requeues a redriven message of an ordered group behind the message group's
-   * current message, ahead of those still waiting (it is older than they are).
-   */
-  async #requeueInOrder(
-    op: WriteSet,
-    name: string,
-    messageGroup: string,
-    due: DueRecord,
-    now: number,
-  ): Promise<void> {
-    const lockKey = keys.orderLock(name, messageGroup);
-    const lock = await this.#deps.kv.get<OrderLock>(lockKey);
-    op.check(lock);
-    if (!lock.value) {
-      op.set(lockKey, { messageId: due.messageId });
-      this.#putDue(op, name, now, due);
-      return;
-    }
-    // "!" sorts before every versionstamp: redriven messages wait first, oldest id first.
-    const wait: OrderWaitRecord = {
-      messageId: due.messageId,
-      topic: due.topic,
-      publishedAt: 0,
-      seq: due.seq,
-    };
-    op.set(keys.orderWait(name, messageGroup, `!${due.messageId}`, 0), wait);
-    op.set(lockKey, lock.value); // makes a concurrent hand-over retry and see this waiter
-  }
-
-  /** Hands an ordered group's message-group lock to the next waiting message, or frees it. */
-  async #releaseOrder(
-    op: WriteSet,
-    name: string,
-    messageGroup: string,
-    messageId: string,
-    now: number,
-  ): Promise<void> {
-    const { kv } = this.#deps;
-    const lockKey = keys.orderLock(name, messageGroup);
-    const lock = await kv.get<OrderLock>(lockKey);
-    if (lock.value?.messageId !== messageId) return;
-    op.check(lock);
-    for await (
-      const waiting of kv.list<OrderWaitRecord>({
-        prefix: keys.orderWaits(name, messageGroup),
-      }, { limit: 1 })
-    ) {
-      op.delete(waiting.key).set(lockKey, { messageId: waiting.value.messageId });
-      this.#putDue(op, name, Math.max(now, waiting.value.deliverAt ?? 0), {
-        messageId: waiting.value.messageId,
-        topic: waiting.value.topic,
-        seq: waiting.value.seq ?? 0,
-        attempt: 0,
-        retry: false,
-        publishedAt: waiting.value.publishedAt,
-        messageGroup,
-      });
-      return;
-    }
-    op.delete(lockKey);
-  }
-
-  #putDue(op: WriteSet, name: string, dueAt: number, record: DueRecord): void {
-    op.set(keys.due(name, dueAt, record.messageId), record);
-    op.sum(keys.groupSignal(name), 1n);
-  }
-
-  #count(
-    op: WriteSet,
-    name: string,
-    deltas: Partial<Record<GroupCounter, number>>,
-  ): void {
-    for (const [counter, delta] of Object.entries(deltas)) {
-      adjust(op, keys.groupCounter(name, counter), delta ?? 0);
-    }
   }
 
   /** Reads what the consumer needs of each picked message. */
@@ -881,75 +748,9 @@ export class Deliveries {
     const entry = await this.#deps.kv.get<MessageEvent>(keys.event("msg", messageId, 1));
     return entry.value?.at ?? 0;
   }
-
-  /** The keys whose change means work may be ready for the group (at most 10). */
-  #wakeKeys(group: CompiledGroup): Deno.KvKey[] {
-    return [
-      keys.groupSignal(group.record.name),
-      ...group.subscriptions.slice(0, 9).map((s) => keys.topicHead(s.topic)),
-    ];
-  }
-
-  /** The versionstamps of the wake-up keys, as one comparable string. */
-  async #wakeState(group: CompiledGroup): Promise<string> {
-    const entries = await this.#deps.kv.getMany(this.#wakeKeys(group));
-    return entries.map((e) => e.versionstamp).join();
-  }
-
-  /**
-   * Waits until something may be ready for the group: a change of its wake-up
-   * keys since `baseline` (a commit on one of its topics, a due entry written
-   * for it), the earliest due entry's time, or the deadline; whichever first.
-   */
-  async #waitForWork(
-    group: CompiledGroup,
-    deadline: number,
-    baseline: string,
-    signal?: AbortSignal,
-  ): Promise<void> {
-    const { kv, clock } = this.#deps;
-    let until = deadline;
-    for await (const entry of kv.list({ prefix: keys.dues(group.record.name) }, { limit: 1 })) {
-      until = Math.min(until, entry.key[2] as number);
-    }
-    const reader = kv.watch(this.#wakeKeys(group)).getReader();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const onAbort = () => reader.cancel().catch(() => {});
-    signal?.addEventListener("abort", onAbort, { once: true });
-    try {
-      if (signal?.aborted) return;
-      const timeout = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, Math.max(0, until - clock()));
-      });
-      const changed = (async () => {
-        for (;;) {
-          const next = await reader.read();
-          if (next.done) return;
-          if (next.value.map((e) => e.versionstamp).join() !== baseline) return;
-        }
-      })();
-      await Promise.race([timeout, changed]);
-    } finally {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", onAbort);
-      await reader.cancel().catch(() => {});
-    }
-  }
 }
 
 /** How a settle ends a delivery attempt. */
 type Outcome =
   | { readonly kind: "ack" }
   | { readonly kind: "fail"; readonly error: string; readonly delayMs?: number };
-
-function entryToDue(entry: LogEntry, topic: string): DueRecord {
-  return {
-    messageId: entry.messageId,
-    topic,
-    seq: 0,
-    attempt: 0,
-    retry: false,
-    publishedAt: entry.publishedAt,
-    ...(entry.messageGroup !== undefined ? { messageGroup: entry.messageGroup } : {}),
-  };
-}
