@@ -23,6 +23,11 @@ if (import.meta.main) {
   const kv = await openKv(config.kvPath);
   const broker = await Broker.open(kv);
   await broker.start();
+  // On Deno Deploy an idle app is stopped and its timers with it: a cron wakes it every
+  // minute to run due jobs (check-backs, visibility timeouts). Harmless where timers live on.
+  Deno.cron("escrow-due-jobs", "* * * * *", async () => {
+    await broker.scheduler.runDue();
+  });
   const app = createApp(
     broker,
     config.apiToken ? { auth: bearerAuth({ token: config.apiToken }) } : {},
