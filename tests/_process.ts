@@ -40,7 +40,7 @@ export interface WaitOptions {
  * ```
  */
 export async function waitFor<T>(
-  probe: () => Promise<T>,
+  probe: () => T | Promise<T>,
   done: (value: T) => boolean,
   options: WaitOptions = {},
 ): Promise<T> {

@@ -7,7 +7,6 @@
  * @module
  */
 import type { MiddlewareHandler } from "hono";
-import { delay } from "@std/async/delay";
 import { join } from "@std/path/join";
 import { EscrowClient, type EscrowClientOptions } from "../../src/client/mod.ts";
 import { Broker } from "../../src/engine/broker.ts";
@@ -94,37 +93,8 @@ export function serveLocal(
   };
 }
 
-/**
- * Probes until `done(value)` holds and returns that value; throws once
- * `timeoutMs` has passed, showing the last value probed.
- *
- * @example
- * ```ts
- * import { waitFor } from "./_broker.ts";
- * let n = 0;
- * await waitFor(() => Promise.resolve(++n), (v) => v >= 3, { what: "three probes" });
- * ```
- */
-export async function waitFor<T>(
-  probe: () => T | Promise<T>,
-  done: (value: T) => boolean,
-  options: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
-): Promise<T> {
-  const { timeoutMs = 5_000, intervalMs = 25, what = "condition" } = options;
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (done(value)) return value;
-    if (Date.now() >= deadline) {
-      throw new Error(
-        `Cannot wait for ${what}: still unmet after ${timeoutMs} ms; last value is ${
-          JSON.stringify(value)
-        }`,
-      );
-    }
-    await delay(intervalMs);
-  }
-}
+/** Polls until a condition holds (the suite's shared helper). */
+export { waitFor } from "../_process.ts";
 
 /**
  * A port on 127.0.0.1 that nothing listens on (bound, then released).

@@ -19,14 +19,7 @@ import type {
   MessageSchema,
   ReceivedMessageSchema,
 } from "../../src/http/schemas.ts";
-import {
-  type Answer,
-  createTopic,
-  prepare,
-  publish,
-  type SendOptions,
-  type TestApi,
-} from "../http/_helpers.ts";
+import { createTopic, prepare, publish, requestSender, type TestApi } from "../http/_helpers.ts";
 
 export { createTopic, prepare, publish };
 export type { TestApi };
@@ -61,23 +54,7 @@ export async function openGroupsApi(options: { time?: FakeTime } = {}): Promise<
   const kv = await Deno.openKv(":memory:");
   const broker = await Broker.open(kv, { schedulerMode: "sweep" });
   const app = createApp(broker);
-  const send = async <T>(
-    method: string,
-    path: string,
-    { json, raw, headers = {} }: SendOptions = {},
-  ): Promise<Answer<T>> => {
-    const init: RequestInit = { method, headers: { ...headers } };
-    if (json !== undefined) {
-      init.body = JSON.stringify(json);
-      init.headers = { "content-type": "application/json", ...headers };
-    } else if (raw !== undefined) {
-      init.body = raw;
-    }
-    const res = await app.request(path, init);
-    const type = res.headers.get("content-type") ?? "";
-    const body = type.includes("json") ? await res.json() : await res.text();
-    return { status: res.status, headers: res.headers, body: body as T };
-  };
+  const send = requestSender(app);
   return {
     kv,
     broker,

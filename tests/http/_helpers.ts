@@ -76,14 +76,11 @@ export interface TestApi extends AsyncDisposable {
  * Opens a broker in sweep mode (its jobs never run by themselves: `start()`
  * is not called) with a clock starting at {@linkcode T0}, and its app.
  */
-export async function openApi(
-  options: Omit<BrokerOptions, "clock" | "schedulerMode"> = {},
-): Promise<TestApi> {
-  const kv = await Deno.openKv(":memory:");
-  let now = T0;
-  const broker = await Broker.open(kv, { ...options, schedulerMode: "sweep", clock: () => now });
-  const app = createApp(broker);
-  const send = async <T>(
+/**
+ * Sends requests to the app in memory (`app.request()`), JSON in and out.
+ */
+export function requestSender(app: ReturnType<typeof createApp>) {
+  return async <T>(
     method: string,
     path: string,
     { json, raw, headers = {} }: SendOptions = {},
@@ -100,6 +97,16 @@ export async function openApi(
     const body = type.includes("json") ? await res.json() : await res.text();
     return { status: res.status, headers: res.headers, body: body as T };
   };
+}
+
+export async function openApi(
+  options: Omit<BrokerOptions, "clock" | "schedulerMode"> = {},
+): Promise<TestApi> {
+  const kv = await Deno.openKv(":memory:");
+  let now = T0;
+  const broker = await Broker.open(kv, { ...options, schedulerMode: "sweep", clock: () => now });
+  const app = createApp(broker);
+  const send = requestSender(app);
   return {
     kv,
     broker,
