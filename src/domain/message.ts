@@ -56,4 +56,6 @@ export interface LogEntry {
   readonly deliverAt?: number;
   readonly messageGroup?: string;
   readonly transactionId?: string;
+  /** Body size in bytes, to bound what one receive returns (absent when empty). */
+  readonly bodySize?: number;
 }

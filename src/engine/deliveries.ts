@@ -120,6 +120,8 @@ const SETTLE_CHUNK = 40;
 const SCAN_LIMIT = 5_000;
 /** Most deliveries listed in one lease entry (keeps it far below 64 KiB). */
 const LEASE_CHUNK = 100;
+/** Body bytes after which a receive returns what it has (it returns at least one message). */
+export const MAX_RECEIVE_BYTES = 4 * 1024 * 1024;
 /** Most messages one receive returns. */
 export const MAX_RECEIVE = 256;
 
@@ -368,21 +370,28 @@ export class Deliveries {
         start: keys.dues(name),
         end: [...keys.dues(name), now + 1],
       }, { limit: Math.min(max, MAX_CHECKS / 2) });
+      let bytes = 0;
+      // Full: enough messages, checks or scanning, or (after one message) enough body bytes.
+      const full = () =>
+        picks.length >= max || checks >= MAX_CHECKS || scanned >= SCAN_LIMIT ||
+        (picks.length > 0 && bytes >= MAX_RECEIVE_BYTES);
+      let scanned = 0;
       for await (const entry of dueIter) {
+        if (full()) break;
         op.check(entry).delete(entry.key);
         checks++;
         picks.push(entry.value);
+        bytes += entry.value.bodySize ?? 0;
       }
       const locks = new Map<string, Deno.KvEntryMaybe<OrderLock>>();
-      let scanned = 0;
       for (const subscription of group.subscriptions) {
-        if (picks.length >= max || checks >= MAX_CHECKS || scanned >= SCAN_LIMIT) break;
+        if (full()) break;
         const cursorKey = keys.cursor(name, subscription.topic);
         const cursorEntry = await kv.get<Cursor>(cursorKey);
         let cursor = cursorEntry.value ?? { vs: "", index: 0 };
         const start = cursor;
         for await (const { entry, at, next } of this.#groups.readLog(subscription.topic, cursor)) {
-          if (picks.length >= max || checks >= MAX_CHECKS || scanned >= SCAN_LIMIT) break;
+          if (full()) break;
           scanned++;
           cursor = next;
           if (!subscription.matches(entry.tag, entry.properties)) continue;
@@ -420,6 +429,7 @@ export class Deliveries {
             continue;
           }
           picks.push(entryToDue(entry, subscription.topic));
+          bytes += entry.bodySize ?? 0;
         }
         if (cursor.vs !== start.vs || cursor.index !== start.index) {
           op.check(cursorEntry).set(cursorKey, cursor);

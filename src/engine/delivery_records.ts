@@ -36,6 +36,8 @@ export interface DueRecord {
   readonly retry: boolean;
   readonly publishedAt: number;
   readonly messageGroup?: string;
+  /** Body size in bytes, when known. */
+  readonly bodySize?: number;
 }
 
 /** A message waiting behind its message group's current one. */
@@ -120,5 +122,6 @@ export function entryToDue(entry: LogEntry, topic: string): DueRecord {
     retry: false,
     publishedAt: entry.publishedAt,
     ...(entry.messageGroup !== undefined ? { messageGroup: entry.messageGroup } : {}),
+    ...(entry.bodySize !== undefined ? { bodySize: entry.bodySize } : {}),
   };
 }

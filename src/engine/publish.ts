@@ -64,6 +64,7 @@ export function makeVisible(
       ...(record.delaySeconds ? { deliverAt: at + record.delaySeconds * 1000 } : {}),
       ...(record.messageGroup !== undefined ? { messageGroup: record.messageGroup } : {}),
       ...(record.transactionId !== undefined ? { transactionId: record.transactionId } : {}),
+      ...(record.bodySize > 0 ? { bodySize: record.bodySize } : {}),
     });
     for (const key of new Set(record.keys)) {
       writes.set(keys.byKey(record.topic, key, record.messageId), record.messageId);
