@@ -11,7 +11,6 @@ import { assertEquals } from "@std/assert/equals";
 import type { z } from "@hono/zod-openapi";
 import type { FakeTime } from "@std/testing/time";
 import { Broker } from "../../src/engine/broker.ts";
-import { createApp } from "../../src/http/app.ts";
 import type {
   DeadLetterSchema,
   GroupDetailSchema,
@@ -19,7 +18,7 @@ import type {
   MessageSchema,
   ReceivedMessageSchema,
 } from "../../src/http/schemas.ts";
-import { createTopic, prepare, publish, requestSender, type TestApi } from "../http/_helpers.ts";
+import { createTopic, prepare, publish, type TestApi, testApi } from "../http/_helpers.ts";
 
 export { createTopic, prepare, publish };
 export type { TestApi };
@@ -53,30 +52,13 @@ export interface NackJson {
 export async function openGroupsApi(options: { time?: FakeTime } = {}): Promise<TestApi> {
   const kv = await Deno.openKv(":memory:");
   const broker = await Broker.open(kv, { schedulerMode: "sweep" });
-  const app = createApp(broker);
-  const send = requestSender(app);
-  return {
-    kv,
-    broker,
-    app,
+  return testApi(kv, broker, {
     now: () => Date.now(),
     advance: (ms) => {
       if (!options.time) throw new TypeError("Cannot advance time: the real clock is in use");
       options.time.tick(ms);
     },
-    send,
-    get: (path) => send("GET", path),
-    put: (path, json) => send("PUT", path, json === undefined ? {} : { json }),
-    post: (path, json, headers) =>
-      send("POST", path, {
-        ...(json === undefined ? {} : { json }),
-        ...(headers ? { headers } : {}),
-      }),
-    async [Symbol.asyncDispose]() {
-      await broker.stop();
-      kv.close();
-    },
-  };
+  });
 }
 
 /** Creates a group through the API, failing the test unless it answers 201. */

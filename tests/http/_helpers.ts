@@ -79,7 +79,7 @@ export interface TestApi extends AsyncDisposable {
 /**
  * Sends requests to the app in memory (`app.request()`), JSON in and out.
  */
-export function requestSender(app: ReturnType<typeof createApp>) {
+function requestSender(app: ReturnType<typeof createApp>) {
   return async <T>(
     method: string,
     path: string,
@@ -105,16 +105,30 @@ export async function openApi(
   const kv = await Deno.openKv(":memory:");
   let now = T0;
   const broker = await Broker.open(kv, { ...options, schedulerMode: "sweep", clock: () => now });
+  return testApi(kv, broker, {
+    now: () => now,
+    advance: (ms) => {
+      now += ms;
+    },
+  });
+}
+
+/**
+ * The in-memory API over an opened broker: requests through `app.request()`,
+ * JSON in and out, and the test's own clock.
+ */
+export function testApi(
+  kv: Deno.Kv,
+  broker: Broker,
+  clock: Pick<TestApi, "now" | "advance">,
+): TestApi {
   const app = createApp(broker);
   const send = requestSender(app);
   return {
     kv,
     broker,
     app,
-    now: () => now,
-    advance: (ms) => {
-      now += ms;
-    },
+    ...clock,
     send,
     get: (path) => send("GET", path),
     put: (path, json) => send("PUT", path, json === undefined ? {} : { json }),
