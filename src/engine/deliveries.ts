@@ -238,6 +238,7 @@ export class Deliveries {
    */
   async expire(groupName: string): Promise<number> {
     const { kv, clock, committer } = this.#deps;
+    const group = await this.#groups.compiled(groupName);
     let failed = 0;
     for (let round = 0; round < 100; round++) {
       const now = clock();
@@ -260,7 +261,7 @@ export class Deliveries {
           return { ...handle, text: encodeReceiptHandle(handle) };
         });
         if (expired.length > 0) {
-          failed += (await this.#settleHandles(groupName, expired, {
+          failed += (await this.#settleHandles(group, expired, {
             kind: "fail",
             error: "visibility timeout",
           })).settled;
@@ -606,7 +607,7 @@ export class Deliveries {
     const failed: SettleResult["failed"] = [];
     const valid: Settling[] = [];
     const now = this.#deps.clock();
-    await this.#groups.require(groupName);
+    const group = await this.#groups.compiled(groupName);
     for (const text of new Set(texts)) {
       const handle = decodeReceiptHandle(text);
       if (!handle || handle.group !== groupName) {
@@ -617,16 +618,16 @@ export class Deliveries {
         valid.push({ ...handle, text });
       }
     }
-    const result = await this.#settleHandles(groupName, valid, outcome);
+    const result = await this.#settleHandles(group, valid, outcome);
     return { settled: result.settled, failed: [...failed, ...result.failed] };
   }
 
   async #settleHandles(
-    groupName: string,
+    group: CompiledGroup,
     handles: readonly Settling[],
     outcome: Outcome,
   ): Promise<SettleResult> {
-    const group = await this.#groups.compiled(groupName);
+    const groupName = group.record.name;
     const failed: SettleResult["failed"] = [];
     let settled = 0;
     const run = async (chunk: readonly Settling[]) => {
