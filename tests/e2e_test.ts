@@ -11,7 +11,7 @@ import { assertEquals } from "@std/assert/equals";
 import { assertGreaterOrEqual } from "@std/assert/greater-or-equal";
 import { join } from "@std/path/join";
 import { Broker } from "../src/engine/broker.ts";
-import type { SchedulerMode } from "../src/engine/scheduler.ts";
+import type { SchedulerMode } from "../src/engine/jobs/scheduler.ts";
 import { createApp } from "../src/http/app.ts";
 import {
   checkAnswer,

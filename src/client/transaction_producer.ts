@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { CheckBackRequest } from "../engine/check_back.ts";
+import type { CheckBackRequest } from "../domain/wire.ts";
 import type {
   EscrowClient,
   PrepareInput,

@@ -9,17 +9,13 @@ import type { TransactionEvent } from "../domain/events.ts";
 import { EventStore } from "../store/event_store.ts";
 import { GroupCommitter } from "../store/group_commit.ts";
 import { readMessage } from "../store/message_store.ts";
-import { callCheckBack } from "./check_back.ts";
+import { Deliveries, PushDispatcher } from "./delivery/mod.ts";
 import type { EngineDeps } from "./deps.ts";
-import { Deliveries } from "./deliveries.ts";
-import { Groups } from "./groups.ts";
-import type { Job } from "./jobs.ts";
-import { Messages } from "./messages.ts";
-import { PushDispatcher } from "./push.ts";
-import { Publisher } from "./publish.ts";
-import { detectSchedulerMode, Scheduler, type SchedulerMode } from "./scheduler.ts";
-import { Topics } from "./topics.ts";
-import { Transactions } from "./transactions.ts";
+import { Groups } from "./groups/mod.ts";
+import { Messages } from "./history/mod.ts";
+import { detectSchedulerMode, type Job, Scheduler, type SchedulerMode } from "./jobs/mod.ts";
+import { Publisher, Topics } from "./publishing/mod.ts";
+import { callCheckBack, Transactions } from "./transactions/mod.ts";
 
 /** Options of {@linkcode Broker}. */
 export interface BrokerOptions {

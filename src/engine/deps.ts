@@ -7,7 +7,7 @@
  */
 import type { EventStore } from "../store/event_store.ts";
 import type { GroupCommitter } from "../store/group_commit.ts";
-import type { Scheduler } from "./scheduler.ts";
+import type { Scheduler } from "./jobs/scheduler.ts";
 
 /** The engine's collaborators. */
 export interface EngineDeps {

@@ -6,7 +6,7 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { ConflictError } from "../domain/errors.ts";
-import { toWireMessage } from "../engine/wire_message.ts";
+import { toWireMessage } from "../domain/wire.ts";
 import { json, newRouter, problems } from "./router.ts";
 import {
   AckBody,

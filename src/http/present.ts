@@ -6,11 +6,11 @@
  */
 import type { z } from "@hono/zod-openapi";
 import type { StoredEvent } from "../domain/events.ts";
-import type { DeliveryView, MessageView } from "../engine/messages.ts";
-import type { PublishResult } from "../engine/publish.ts";
-import type { GroupRecord } from "../engine/groups.ts";
-import type { ProducerGroupRecord, TopicRecord, TopicView } from "../engine/topics.ts";
-import type { TransactionView } from "../engine/transactions.ts";
+import type { DeliveryView, MessageView } from "../engine/history/messages.ts";
+import type { PublishResult } from "../engine/publishing/publisher.ts";
+import type { GroupRecord } from "../engine/groups/groups.ts";
+import type { ProducerGroupRecord, TopicRecord, TopicView } from "../engine/publishing/topics.ts";
+import type { TransactionView } from "../engine/transactions/transactions.ts";
 import type {
   DeliverySchema,
   EventSchema,

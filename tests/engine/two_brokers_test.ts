@@ -6,7 +6,7 @@ import { assertEquals } from "@std/assert";
 import { join } from "@std/path";
 import { ConflictError } from "../../src/domain/errors.ts";
 import { Broker } from "../../src/engine/broker.ts";
-import { startCheckServer } from "./_check_server.ts";
+import { startCheckServer } from "./transactions/_check_server.ts";
 
 async function twoBrokers() {
   const dir = await Deno.makeTempDir();

@@ -11,7 +11,7 @@ import { assertEquals } from "@std/assert/equals";
 import { assertStringIncludes } from "@std/assert/string-includes";
 import type { z } from "@hono/zod-openapi";
 import { Broker, type BrokerOptions } from "../../src/engine/broker.ts";
-import type { TopicCounter } from "../../src/engine/topics.ts";
+import type { TopicCounter } from "../../src/engine/publishing/topics.ts";
 import { createApp } from "../../src/http/app.ts";
 import type { Problem } from "../../src/http/problem.ts";
 import type {

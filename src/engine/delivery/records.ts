@@ -1,0 +1,127 @@
+/**
+ * What the delivery engine stores besides the delivery streams: leases of
+ * deliveries in flight, deliveries waiting for their time, the order of
+ * message groups in ordered groups, and the counters; with the small
+ * functions that write them.
+ *
+ * @module
+ */
+import type { LogEntry } from "../../domain/message.ts";
+import { adjust } from "../../store/counters.ts";
+import { keys } from "../../store/keys.ts";
+import type { WriteSet } from "../../store/write_set.ts";
+import type { GroupCounter } from "../groups/groups.ts";
+
+/**
+ * A delivery in flight, as listed in a lease: the entry one receive writes
+ * for all the deliveries it starts, keyed by the end of their visibility.
+ */
+export interface InflightRecord {
+  readonly messageId: string;
+  readonly topic: string;
+  readonly seq: number;
+  readonly attempt: number;
+  readonly messageGroup?: string;
+}
+
+/** A delivery waiting for its time: a retry, a delayed message, a redrive, an unparked one. */
+export interface DueRecord {
+  readonly messageId: string;
+  readonly topic: string;
+  /** Seq of the stream's last event (0 before the first attempt). */
+  readonly seq: number;
+  /** Attempts made so far. */
+  readonly attempt: number;
+  /** True when the delivery is `retrying` (a `DeliveryRetryDue` comes first). */
+  readonly retry: boolean;
+  readonly publishedAt: number;
+  readonly messageGroup?: string;
+  /** Body size in bytes, when known. */
+  readonly bodySize?: number;
+}
+
+/** A message waiting behind its message group's current one. */
+export interface OrderWaitRecord {
+  readonly messageId: string;
+  readonly topic: string;
+  readonly publishedAt: number;
+  readonly deliverAt?: number;
+  /** Seq of its delivery stream's last event: 0, or the redrive's. */
+  readonly seq?: number;
+}
+
+/** The message group lock of an ordered group. */
+export interface OrderLock {
+  readonly messageId: string;
+}
+
+/**
+ * The key of event `seq` of the delivery of `messageId` to `group`.
+ *
+ * @example
+ * ```ts
+ * import { deliveryEventKey } from "./records.ts";
+ * deliveryEventKey("ops", "m1", 1); // ["ev", "dlv", "m1:ops", 1]
+ * ```
+ */
+export function deliveryEventKey(group: string, messageId: string, seq: number): Deno.KvKey {
+  return keys.event("dlv", keys.deliveryStreamId(messageId, group), seq);
+}
+
+/**
+ * Adds a delivery waiting until `dueAt`, and wakes the group's long polls.
+ *
+ * @example
+ * ```ts
+ * import { putDue } from "./records.ts";
+ * import { WriteSet } from "../../store/write_set.ts";
+ * putDue(new WriteSet(), "ops", Date.now(), { messageId: "m1", topic: "T", seq: 0, attempt: 0,
+ *   retry: false, publishedAt: 0 });
+ * ```
+ */
+export function putDue(op: WriteSet, group: string, dueAt: number, record: DueRecord): void {
+  op.set(keys.due(group, dueAt, record.messageId), record);
+  op.sum(keys.groupSignal(group), 1n);
+}
+
+/**
+ * Adds changes of the group's delivery counters.
+ *
+ * @example
+ * ```ts
+ * import { countDeliveries } from "./records.ts";
+ * import { WriteSet } from "../../store/write_set.ts";
+ * countDeliveries(new WriteSet(), "ops", { inFlight: -1, acked: 1 });
+ * ```
+ */
+export function countDeliveries(
+  op: WriteSet,
+  group: string,
+  deltas: Partial<Record<GroupCounter, number>>,
+): void {
+  for (const [counter, delta] of Object.entries(deltas)) {
+    adjust(op, keys.groupCounter(group, counter), delta ?? 0);
+  }
+}
+
+/**
+ * A topic-log entry as a delivery not yet attempted.
+ *
+ * @example
+ * ```ts
+ * import { entryToDue } from "./records.ts";
+ * entryToDue({ messageId: "m1", properties: {}, publishedAt: 0 }, "T").attempt; // 0
+ * ```
+ */
+export function entryToDue(entry: LogEntry, topic: string): DueRecord {
+  return {
+    messageId: entry.messageId,
+    topic,
+    seq: 0,
+    attempt: 0,
+    retry: false,
+    publishedAt: entry.publishedAt,
+    ...(entry.messageGroup !== undefined ? { messageGroup: entry.messageGroup } : {}),
+    ...(entry.bodySize !== undefined ? { bodySize: entry.bodySize } : {}),
+  };
+}

@@ -1,0 +1,312 @@
+/**
+ * Consumer groups: their configuration, their position in each subscribed
+ * topic's log, and their delivery counts. A new group (or a topic newly added
+ * to a group) starts at the end of the topic's log: it receives what is
+ * committed after it subscribed. Updating a group keeps its position.
+ *
+ * @module
+ */
+import { NotFoundError, ValidationError } from "../../domain/errors.ts";
+import type { LogEntry } from "../../domain/message.ts";
+import {
+  DEFAULT_MAX_RETRIES,
+  DEFAULT_RETRY_DELAYS_SECONDS,
+  type RetryPolicy,
+} from "../../domain/retry_policy.ts";
+import {
+  compileSubscription,
+  type Subscription,
+  type SubscriptionSpec,
+} from "../../domain/subscription.ts";
+import { commit } from "../../store/commit.ts";
+import { counterValue } from "../../store/counters.ts";
+import { keys } from "../../store/keys.ts";
+import type { EngineDeps } from "../deps.ts";
+import type { Topics } from "../publishing/topics.ts";
+
+/** How a group gets its messages. */
+export type DeliveryConfig =
+  | { readonly mode: "pull" }
+  | {
+    readonly mode: "push";
+    readonly url: string;
+    readonly secret?: string;
+    readonly timeoutSeconds: number;
+    readonly maxConcurrency: number;
+  };
+
+/** What a client sets on a group (defaults filled in). */
+export interface GroupConfig extends RetryPolicy {
+  readonly subscriptions: readonly SubscriptionSpec[];
+  readonly delivery: DeliveryConfig;
+  readonly visibilityTimeoutSeconds: number;
+  readonly ordered: boolean;
+}
+
+/** A group as stored. */
+export interface GroupRecord extends GroupConfig {
+  readonly name: string;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+/** What a client sends; every field but subscriptions has a default. */
+export interface GroupInput {
+  readonly subscriptions: readonly SubscriptionSpec[];
+  readonly delivery?:
+    | { readonly mode: "pull" }
+    | {
+      readonly mode: "push";
+      readonly url: string;
+      readonly secret?: string;
+      readonly timeoutSeconds?: number;
+      readonly maxConcurrency?: number;
+    };
+  readonly maxRetries?: number;
+  readonly retryDelaysSeconds?: readonly number[];
+  readonly visibilityTimeoutSeconds?: number;
+  readonly ordered?: boolean;
+}
+
+/** A group's position in one topic's log: every entry before it is routed. */
+export interface Cursor {
+  /** Versionstamp of the log batch it points into ("" before the first). */
+  readonly vs: string;
+  /** Index of the next entry in that batch. */
+  readonly index: number;
+}
+
+/** Delivery counts of a group. */
+export interface GroupStats {
+  readonly backlog: number;
+  readonly inFlight: number;
+  readonly retrying: number;
+  readonly deadLettered: number;
+  readonly acked: number;
+}
+
+/** Counters kept per group (backlog is computed). */
+export const GROUP_COUNTERS = ["inFlight", "retrying", "deadLettered", "acked"] as const;
+
+/** One of {@linkcode GROUP_COUNTERS}. */
+export type GroupCounter = typeof GROUP_COUNTERS[number];
+
+/** A group ready to route: its record and compiled subscriptions. */
+export interface CompiledGroup {
+  readonly record: GroupRecord;
+  readonly subscriptions: readonly Subscription[];
+}
+
+/** Visibility timeout when a group sets none (RocketMQ HTTP consumers: 30 s). */
+export const DEFAULT_VISIBILITY_TIMEOUT_SECONDS = 30;
+
+/**
+ * Fills in a group's defaults and checks its subscriptions compile.
+ *
+ * @example
+ * ```ts
+ * import { normalizeGroup } from "./groups.ts";
+ * normalizeGroup({ subscriptions: [{ topic: "Accompaniment", tags: "Ops" }] }).maxRetries; // 16
+ * ```
+ */
+export function normalizeGroup(input: GroupInput): GroupConfig {
+  const topics = input.subscriptions.map((s) => s.topic);
+  if (new Set(topics).size !== topics.length) {
+    throw new ValidationError("Cannot save group: a topic appears in two subscriptions");
+  }
+  input.subscriptions.forEach(compileSubscription);
+  const delivery: DeliveryConfig = input.delivery?.mode === "push"
+    ? {
+      mode: "push",
+      url: input.delivery.url,
+      timeoutSeconds: input.delivery.timeoutSeconds ?? 10,
+      maxConcurrency: input.delivery.maxConcurrency ?? 16,
+      ...(input.delivery.secret !== undefined ? { secret: input.delivery.secret } : {}),
+    }
+    : { mode: "pull" };
+  return {
+    subscriptions: input.subscriptions.map((s) => ({ ...s })),
+    delivery,
+    maxRetries: input.maxRetries ?? DEFAULT_MAX_RETRIES,
+    retryDelaysSeconds: input.retryDelaysSeconds ?? DEFAULT_RETRY_DELAYS_SECONDS,
+    visibilityTimeoutSeconds: input.visibilityTimeoutSeconds ??
+      DEFAULT_VISIBILITY_TIMEOUT_SECONDS,
+    ordered: input.ordered ?? false,
+  };
+}
+
+/**
+ * Creating, reading, updating and deleting consumer groups.
+ *
+ * @example
+ * ```ts
+ * import { Groups } from "./groups.ts";
+ * declare const groups: Groups;
+ * await groups.put("ops", { subscriptions: [{ topic: "Accompaniment", tags: "Ops" }] });
+ * ```
+ */
+export class Groups {
+  readonly #deps: EngineDeps;
+  readonly #topics: Topics;
+  readonly #compiled = new Map<string, { updatedAt: number; group: CompiledGroup }>();
+
+  /** Creates the use cases over the engine's collaborators. */
+  constructor(deps: EngineDeps, topics: Topics) {
+    this.#deps = deps;
+    this.#topics = topics;
+  }
+
+  /** Creates or updates a group; tells whether it was new. */
+  async put(name: string, input: GroupInput): Promise<{ group: GroupRecord; created: boolean }> {
+    const { kv, clock } = this.#deps;
+    const config = normalizeGroup(input);
+    for (const { topic } of config.subscriptions) await this.#topics.require(topic);
+    for (;;) {
+      const previous = await kv.get<GroupRecord>(keys.group(name));
+      const now = clock();
+      const group: GroupRecord = {
+        ...config,
+        name,
+        createdAt: previous.value?.createdAt ?? now,
+        updatedAt: now,
+      };
+      const op = kv.atomic().check(previous).set(keys.group(name), group);
+      op.sum(keys.groupsVersion(), 1n);
+      const known = new Set(previous.value?.subscriptions.map((s) => s.topic) ?? []);
+      const wanted = new Set(config.subscriptions.map((s) => s.topic));
+      for (const topic of wanted) {
+        if (known.has(topic)) continue;
+        const cursorKey = keys.cursor(name, topic);
+        const existing = await kv.get(cursorKey);
+        op.check(existing).set(cursorKey, await this.#endOfLog(topic));
+      }
+      for (const topic of known) if (!wanted.has(topic)) op.delete(keys.cursor(name, topic));
+      if ((await commit(op)).ok) return { group, created: previous.versionstamp === null };
+    }
+  }
+
+  /** Reads a group or throws {@linkcode NotFoundError}. */
+  async require(name: string): Promise<GroupRecord> {
+    const entry = await this.#deps.kv.get<GroupRecord>(keys.group(name));
+    if (!entry.value) throw new NotFoundError(`Cannot find group: ${name}`, { group: name });
+    return entry.value;
+  }
+
+  /** Reads a group with its subscriptions compiled (cached per version). */
+  async compiled(name: string): Promise<CompiledGroup> {
+    const record = await this.require(name);
+    const cached = this.#compiled.get(name);
+    if (cached && cached.updatedAt === record.updatedAt) return cached.group;
+    const group = { record, subscriptions: record.subscriptions.map(compileSubscription) };
+    this.#compiled.set(name, { updatedAt: record.updatedAt, group });
+    return group;
+  }
+
+  /** Lists every group. */
+  async list(): Promise<GroupRecord[]> {
+    const groups: GroupRecord[] = [];
+    for await (const entry of this.#deps.kv.list<GroupRecord>({ prefix: keys.groups() })) {
+      groups.push(entry.value);
+    }
+    return groups;
+  }
+
+  /** Deletes a group and everything it holds (positions, deliveries in progress, dead letters). */
+  async delete(name: string): Promise<void> {
+    const { kv } = this.#deps;
+    await this.require(name);
+    await commit(kv.atomic().delete(keys.group(name)).sum(keys.groupsVersion(), 1n));
+    const prefixes = [
+      keys.cursors(name),
+      keys.leases(name),
+      keys.dues(name),
+      keys.deadLetters(name),
+      keys.orderLocks(name),
+      keys.orderWaits(name),
+      keys.groupCounters(name),
+      keys.groupSignal(name),
+    ];
+    for (const prefix of prefixes) {
+      let op = kv.atomic();
+      let n = 0;
+      for await (const entry of kv.list({ prefix })) {
+        op.delete(entry.key);
+        if (++n % 500 === 0) {
+          await commit(op);
+          op = kv.atomic();
+        }
+      }
+      await commit(op);
+    }
+    await commit(kv.atomic().delete(keys.groupSignal(name)));
+    this.#compiled.delete(name);
+  }
+
+  /** Delivery counts of a group; the backlog is counted from its positions. */
+  async stats(name: string): Promise<GroupStats> {
+    const { kv } = this.#deps;
+    const group = await this.compiled(name);
+    const counters = await kv.getMany<Deno.KvU64[]>(
+      GROUP_COUNTERS.map((counter) => keys.groupCounter(name, counter)),
+    );
+    const [inFlight, retrying, deadLettered, acked] = counters.map((c) => counterValue(c.value));
+    let backlog = 0;
+    for await (const entry of kv.list<{ retry: boolean }>({ prefix: keys.dues(name) })) {
+      if (!entry.value.retry) backlog++;
+    }
+    for await (const _ of kv.list({ prefix: keys.orderWaits(name) })) backlog++;
+    for (const subscription of group.subscriptions) {
+      const cursor = await this.cursor(name, subscription.topic);
+      for await (const entry of this.readLog(subscription.topic, cursor)) {
+        if (subscription.matches(entry.entry.tag, entry.entry.properties)) backlog++;
+      }
+    }
+    return {
+      backlog,
+      inFlight: inFlight ?? 0,
+      retrying: retrying ?? 0,
+      deadLettered: deadLettered ?? 0,
+      acked: acked ?? 0,
+    };
+  }
+
+  /** The group's position in a topic's log. */
+  async cursor(name: string, topic: string): Promise<Cursor> {
+    const entry = await this.#deps.kv.get<Cursor>(keys.cursor(name, topic));
+    return entry.value ?? { vs: "", index: 0 };
+  }
+
+  /**
+   * Reads a topic's log from `cursor` on, entry by entry, with the position
+   * of each entry and the position after it.
+   */
+  async *readLog(
+    topic: string,
+    cursor: Cursor,
+  ): AsyncGenerator<{ entry: LogEntry; at: Cursor; next: Cursor }> {
+    const iter = this.#deps.kv.list<LogEntry[]>({
+      start: [...keys.topicLog(topic), cursor.vs],
+      end: [...keys.topicLog(topic), "\uffff"],
+    }, { batchSize: 100 });
+    for await (const batch of iter) {
+      const vs = batch.key[2] as string;
+      const from = vs === cursor.vs ? cursor.index : 0;
+      for (let index = from; index < batch.value.length; index++) {
+        yield {
+          entry: batch.value[index]!,
+          at: { vs, index },
+          next: { vs, index: index + 1 },
+        };
+      }
+    }
+  }
+
+  async #endOfLog(topic: string): Promise<Cursor> {
+    const iter = this.#deps.kv.list<LogEntry[]>({ prefix: keys.topicLog(topic) }, {
+      reverse: true,
+      limit: 1,
+    });
+    for await (const last of iter) return { vs: last.key[2] as string, index: last.value.length };
+    return { vs: "", index: 0 };
+  }
+}

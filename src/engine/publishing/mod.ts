@@ -1,0 +1,8 @@
+/**
+ * Publishing: topics and producer groups, storing a message, and making
+ * messages visible in their topic's log.
+ *
+ * @module
+ */
+export * from "./topics.ts";
+export * from "./publisher.ts";

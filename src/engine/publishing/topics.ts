@@ -1,0 +1,137 @@
+/**
+ * Topics and producer groups: the named things messages are published to and
+ * check-backs are sent for.
+ *
+ * @module
+ */
+import { NotFoundError } from "../../domain/errors.ts";
+import { keys } from "../../store/keys.ts";
+import type { Writes } from "../../store/write_set.ts";
+import type { EngineDeps } from "../deps.ts";
+import { commit } from "../../store/commit.ts";
+
+/** A topic as stored. */
+export interface TopicRecord {
+  readonly name: string;
+  readonly createdAt: number;
+}
+
+/** Counters kept per topic. */
+export const TOPIC_COUNTERS = ["published", "prepared", "committed", "rolledBack"] as const;
+
+/** One of {@linkcode TOPIC_COUNTERS}. */
+export type TopicCounter = typeof TOPIC_COUNTERS[number];
+
+/** A topic with its message counts. */
+export interface TopicView extends TopicRecord {
+  readonly counts: Record<TopicCounter, number>;
+}
+
+/** A producer group as stored. */
+export interface ProducerGroupRecord {
+  readonly name: string;
+  readonly checkUrl: string;
+  readonly updatedAt: number;
+}
+
+/**
+ * Adds `n` to a topic counter in `op` (a conflict-free KV sum).
+ *
+ * @example
+ * ```ts
+ * import { countIn } from "./topics.ts";
+ * using kv = await Deno.openKv(":memory:");
+ * await countIn(kv.atomic(), "Trade", "published").commit();
+ * ```
+ */
+export function countIn<W extends Writes>(
+  op: W,
+  topic: string,
+  counter: TopicCounter,
+  n = 1,
+): W {
+  return op.sum(keys.counter(topic, counter), BigInt(n));
+}
+
+/**
+ * Creating, reading and listing topics and producer groups.
+ *
+ * @example
+ * ```ts
+ * import { Topics } from "./topics.ts";
+ * declare const topics: Topics;
+ * const { created } = await topics.create("Trade");
+ * ```
+ */
+export class Topics {
+  readonly #deps: EngineDeps;
+  readonly #known = new Map<string, TopicRecord>();
+
+  /** Creates the use cases over the engine's collaborators. */
+  constructor(deps: EngineDeps) {
+    this.#deps = deps;
+  }
+
+  /** Creates a topic unless it exists; tells which happened. */
+  async create(name: string): Promise<{ topic: TopicRecord; created: boolean }> {
+    const { kv, clock } = this.#deps;
+    const topic: TopicRecord = { name, createdAt: clock() };
+    const result = await commit(
+      kv.atomic().check({ key: keys.topic(name), versionstamp: null }).set(keys.topic(name), topic),
+    );
+    if (result.ok) return { topic, created: true };
+    return { topic: await this.require(name), created: false };
+  }
+
+  /**
+   * Reads a topic or throws {@linkcode NotFoundError}. Topics are never
+   * deleted, so one found stays cached: publishing does not read it again.
+   */
+  async require(name: string): Promise<TopicRecord> {
+    const cached = this.#known.get(name);
+    if (cached) return cached;
+    const entry = await this.#deps.kv.get<TopicRecord>(keys.topic(name));
+    if (!entry.value) throw new NotFoundError(`Cannot find topic: ${name}`, { topic: name });
+    this.#known.set(name, entry.value);
+    return entry.value;
+  }
+
+  /** Reads a topic with its counts. */
+  async view(name: string): Promise<TopicView> {
+    const topic = await this.require(name);
+    const entries = await this.#deps.kv.getMany<Deno.KvU64[]>(
+      TOPIC_COUNTERS.map((counter) => keys.counter(name, counter)),
+    );
+    const counts = Object.fromEntries(
+      TOPIC_COUNTERS.map((counter, i) => [counter, Number(entries[i]?.value?.value ?? 0n)]),
+    ) as Record<TopicCounter, number>;
+    return { ...topic, counts };
+  }
+
+  /** Lists every topic by name. */
+  async list(): Promise<TopicRecord[]> {
+    const topics: TopicRecord[] = [];
+    for await (const entry of this.#deps.kv.list<TopicRecord>({ prefix: keys.topics() })) {
+      topics.push(entry.value);
+    }
+    return topics;
+  }
+
+  /** Sets where check-backs go for a producer group; tells whether it was new. */
+  async setProducerGroup(
+    name: string,
+    checkUrl: string,
+  ): Promise<{ group: ProducerGroupRecord; created: boolean }> {
+    const { kv, clock } = this.#deps;
+    const group: ProducerGroupRecord = { name, checkUrl, updatedAt: clock() };
+    const previous = await kv.get(keys.producerGroup(name));
+    await commit(kv.atomic().set(keys.producerGroup(name), group));
+    return { group, created: previous.versionstamp === null };
+  }
+
+  /** Reads a producer group, or undefined. */
+  async producerGroup(name: string): Promise<ProducerGroupRecord | undefined> {
+    const entry = await this.#deps.kv.get<ProducerGroupRecord>(keys.producerGroup(name));
+    return entry.value ?? undefined;
+  }
+}
