@@ -23,6 +23,7 @@
  *
  * @module
  */
+import type { ActionTypeOf } from "./action_type.ts";
 import { assign, setup } from "xstate";
 import type { DeliveryEvent } from "../src/domain/events.ts";
 
@@ -134,3 +135,10 @@ export const deliveryMachine = setup({
     },
   },
 });
+
+/**
+ * Every action name the delivery machine can ask for, read off the machine
+ * itself: a closed union, so an action added to the machine and not handled
+ * by the engine's exhaustive switch does not compile.
+ */
+export type DeliveryAction = ActionTypeOf<typeof deliveryMachine>;

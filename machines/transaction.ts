@@ -17,6 +17,7 @@
  *
  * @module
  */
+import type { ActionTypeOf } from "./action_type.ts";
 import { and, assign, setup } from "xstate";
 import type {
   DecisionReason,
@@ -189,3 +190,9 @@ export const transactionMachine = transactionSetup.createMachine({
     },
   },
 });
+
+/**
+ * Every action name the transaction machine can ask for, read off the
+ * machine itself: a closed union for the engine's exhaustive switch.
+ */
+export type TransactionAction = ActionTypeOf<typeof transactionMachine>;

@@ -1,21 +1,32 @@
 /**
- * Receipt handles: the proof of one delivery attempt that a pull consumer
- * acks with. A handle names the exact head of the delivery's event stream it
- * was issued at, so settling it is an append at that position: once anything
- * else happened to the delivery (the visibility timeout passed, a new handle
- * was issued), the append's check fails and the old handle is refused.
+ * Receipt handles: the proof of one delivery attempt that a consumer settles
+ * with. A handle is the broker's signed statement "delivery D of group G
+ * stood at the head `seq` of its event stream, in flight on attempt A until
+ * T". Signed (HMAC-SHA256 with a secret only the broker holds), it cannot be
+ * edited, truncated or rebuilt from what `GET /v1/messages/{id}` shows;
+ * bound to the group's incarnation, it settles nothing in another group or
+ * in a group deleted and created again; bound to the exact stream head, it
+ * settles at most once: the append at `seq + 1` is checked, so once anything
+ * happened to the delivery (settled, expired, a new handle issued) an old
+ * handle is refused.
+ *
+ * Text form: `base64url(JSON payload) "." keyId "." base64url(mac)`, where
+ * the mac covers `keyId "." payload`.
  *
  * @module
  */
+import { createHmac, timingSafeEqual } from "node:crypto";
 import { decodeBase64Url, encodeBase64Url } from "@std/encoding/base64url";
 
-/** What a handle carries. */
+/** What a handle states about one delivery. */
 export interface ReceiptHandle {
-  /** Consumer group. */
+  /** Consumer group name. */
   readonly group: string;
+  /** The group's incarnation: a group deleted and created again has a new one. */
+  readonly groupId: string;
   readonly messageId: string;
   readonly topic: string;
-  /** Seq of the delivery event the handle was issued with. */
+  /** Seq of the delivery event the handle was issued at (the stream head). */
   readonly seq: number;
   /** Attempt number (1-based). */
   readonly attempt: number;
@@ -25,23 +36,48 @@ export interface ReceiptHandle {
   readonly messageGroup?: string;
 }
 
+/** A signing secret and its id. */
+export interface HandleKey {
+  /** Short id carried in every handle it signs. */
+  readonly id: string;
+  /** The secret bytes (32 random bytes). */
+  readonly secret: Uint8Array;
+}
+
+/** Why a handle text was refused before anything was read. */
+export type HandleRefusal =
+  | "malformed"
+  | "unknown key"
+  | "bad signature";
+
+/** The result of reading a handle text. */
+export type HandleReading =
+  | { readonly ok: true; readonly handle: ReceiptHandle }
+  | { readonly ok: false; readonly reason: HandleRefusal };
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
+function mac(key: HandleKey, payload: string): Uint8Array {
+  return createHmac("sha256", key.secret).update(`${key.id}.${payload}`).digest();
+}
+
 /**
- * Encodes a handle as an opaque URL-safe string.
+ * Signs a handle with `key` into its opaque text form.
  *
  * @example
  * ```ts
- * import { decodeReceiptHandle, encodeReceiptHandle } from "./receipt_handle.ts";
- * const text = encodeReceiptHandle({ group: "ops", messageId: "m1", topic: "T", seq: 1,
- *   attempt: 1, visibleUntil: 30_000 });
- * decodeReceiptHandle(text)?.messageId; // "m1"
+ * import { signReceiptHandle, readReceiptHandle } from "./receipt_handle.ts";
+ * const key = { id: "k1", secret: crypto.getRandomValues(new Uint8Array(32)) };
+ * const text = signReceiptHandle(key, { group: "ops", groupId: "g1", messageId: "m1",
+ *   topic: "T", seq: 1, attempt: 1, visibleUntil: 30_000 });
+ * readReceiptHandle(text, () => key).ok; // true
  * ```
  */
-export function encodeReceiptHandle(handle: ReceiptHandle): string {
+export function signReceiptHandle(key: HandleKey, handle: ReceiptHandle): string {
   const parts = [
     handle.group,
+    handle.groupId,
     handle.messageId,
     handle.topic,
     handle.seq,
@@ -49,30 +85,59 @@ export function encodeReceiptHandle(handle: ReceiptHandle): string {
     handle.visibleUntil,
     ...(handle.messageGroup !== undefined ? [handle.messageGroup] : []),
   ];
-  return encodeBase64Url(encoder.encode(JSON.stringify(parts)));
+  const payload = encodeBase64Url(encoder.encode(JSON.stringify(parts)));
+  return `${payload}.${key.id}.${encodeBase64Url(mac(key, payload))}`;
 }
 
 /**
- * Decodes a handle, or returns undefined when the text is not one.
+ * Reads a handle text: checks its form and its signature with the key its
+ * key id names (`keyFor` returns undefined for an unknown or retired id).
  *
  * @example
  * ```ts
- * import { decodeReceiptHandle } from "./receipt_handle.ts";
- * decodeReceiptHandle("garbage"); // undefined
+ * import { readReceiptHandle } from "./receipt_handle.ts";
+ * readReceiptHandle("garbage", () => undefined); // { ok: false, reason: "malformed" }
  * ```
  */
-export function decodeReceiptHandle(text: string): ReceiptHandle | undefined {
+export function readReceiptHandle(
+  text: string,
+  keyFor: (id: string) => HandleKey | undefined,
+): HandleReading {
+  const [payload, keyId, signature, extra] = text.split(".");
+  if (!payload || !keyId || !signature || extra !== undefined) {
+    return { ok: false, reason: "malformed" };
+  }
+  const key = keyFor(keyId);
+  if (!key) return { ok: false, reason: "unknown key" };
+  let given: Uint8Array;
   try {
-    const parts = JSON.parse(decoder.decode(decodeBase64Url(text)));
-    if (!Array.isArray(parts) || parts.length < 6 || parts.length > 7) return undefined;
-    const [group, messageId, topic, seq, attempt, visibleUntil, messageGroup] = parts;
+    given = decodeBase64Url(signature);
+  } catch {
+    return { ok: false, reason: "malformed" };
+  }
+  const expected = mac(key, payload);
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+    return { ok: false, reason: "bad signature" };
+  }
+  const handle = parsePayload(payload);
+  return handle ? { ok: true, handle } : { ok: false, reason: "malformed" };
+}
+
+/** Decodes a signed payload; undefined when it is not one (only the broker signs, so rare). */
+function parsePayload(payload: string): ReceiptHandle | undefined {
+  try {
+    const parts = JSON.parse(decoder.decode(decodeBase64Url(payload)));
+    if (!Array.isArray(parts) || parts.length < 7 || parts.length > 8) return undefined;
+    const [group, groupId, messageId, topic, seq, attempt, visibleUntil, messageGroup] = parts;
     if (
-      typeof group !== "string" || typeof messageId !== "string" || typeof topic !== "string" ||
+      typeof group !== "string" || typeof groupId !== "string" ||
+      typeof messageId !== "string" || typeof topic !== "string" ||
       !Number.isInteger(seq) || !Number.isInteger(attempt) || typeof visibleUntil !== "number" ||
       (messageGroup !== undefined && typeof messageGroup !== "string")
     ) return undefined;
     return {
       group,
+      groupId,
       messageId,
       topic,
       seq,

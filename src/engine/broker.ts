@@ -64,6 +64,7 @@ export class Broker {
   /** Durable jobs. */
   readonly scheduler: Scheduler;
   readonly #deps: EngineDeps;
+  readonly #closing = new AbortController();
   readonly #checkBackTimeoutMs: number | undefined;
 
   /** Opens a broker on `kv`, detecting whether KV queues exist when asked to. */
@@ -91,6 +92,7 @@ export class Broker {
       committer: new GroupCommitter(kv),
       clock,
       fetch: options.fetch ?? ((input, init) => fetch(input, init)),
+      closing: this.#closing.signal,
     };
     this.#checkBackTimeoutMs = options.checkBackTimeoutMs;
     this.topics = new Topics(this.#deps);
@@ -99,7 +101,7 @@ export class Broker {
     this.groups = new Groups(this.#deps, this.topics);
     this.deliveries = new Deliveries(this.#deps, this.groups);
     this.push = new PushDispatcher(this.#deps, this.groups, this.deliveries);
-    this.messages = new Messages(this.#deps, this.topics, this.transactions);
+    this.messages = new Messages(this.#deps, this.topics, this.transactions, this.groups);
   }
 
   /** Starts running due jobs and pushing to push groups. */
@@ -108,8 +110,18 @@ export class Broker {
     await this.push.start();
   }
 
+  /**
+   * Begins shutting down: open long polls answer at once (with no messages)
+   * and no new one waits. Call it before the HTTP server's own shutdown, so
+   * that the server's wait for open requests is short.
+   */
+  beginShutdown(): void {
+    this.#closing.abort();
+  }
+
   /** Stops jobs and pushes and waits for those in flight; the KV stays open. */
   async stop(): Promise<void> {
+    this.beginShutdown();
     await this.push.stop();
     await this.scheduler.stop();
   }
@@ -131,6 +143,12 @@ export class Broker {
           if (!(error instanceof NotFoundError)) throw error; // the group was deleted
         });
         return;
+      case "groupCleanup":
+        // Bounded pieces; deleting is idempotent, so a second runner after a lapsed lease is harmless.
+        for (let piece = 0; piece < 10_000; piece++) {
+          if (await this.groups.collect(job.groupId)) return;
+        }
+        throw new Error(`Cannot finish cleaning up group ${job.groupId}: too many keys left`);
       default: {
         const never: never = job;
         throw new TypeError(`Cannot run job: unknown kind ${JSON.stringify(never)}`);

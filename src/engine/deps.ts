@@ -20,6 +20,11 @@ export interface EngineDeps {
   readonly clock: () => number;
   /** Used for check-back calls to producers. */
   readonly fetch: typeof fetch;
+  /**
+   * Aborted when the broker begins to shut down: open long polls answer at
+   * once with what they have (nothing), and no new wait starts.
+   */
+  readonly closing: AbortSignal;
 }
 
 /** Most attempts of one optimistic write before giving up with a 503. */

@@ -10,6 +10,7 @@ import { bodyLimit } from "hono/body-limit";
 import { requestId } from "hono/request-id";
 import type { Broker } from "../engine/broker.ts";
 import { groupsRouter } from "./groups.ts";
+import { jobsRouter } from "./jobs.ts";
 import { messagesRouter } from "./messages.ts";
 import { onError, problemResponse } from "./problem.ts";
 import { producerGroupsRouter } from "./producer_groups.ts";
@@ -78,6 +79,7 @@ export function createApp(broker: Broker, options: AppOptions = {}) {
   app.route("/", producerGroupsRouter);
   app.route("/", messagesRouter);
   app.route("/", groupsRouter);
+  app.route("/", jobsRouter);
   app.doc31("/openapi.json", {
     openapi: "3.1.0",
     info: {

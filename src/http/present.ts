@@ -113,7 +113,9 @@ export function presentProducerGroup(
 
 /** A consumer group for the API; the push secret is never shown. */
 export function presentGroup(group: GroupRecord): z.infer<typeof GroupSchema> {
-  const { delivery, createdAt, updatedAt, subscriptions, retryDelaysSeconds, ...rest } = group;
+  // The incarnation id is the engine's: the API names a group by its name.
+  const { delivery, createdAt, updatedAt, subscriptions, retryDelaysSeconds, id: _, ...rest } =
+    group;
   return {
     ...rest,
     subscriptions: subscriptions.map((s) => ({ ...s })),

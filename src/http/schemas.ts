@@ -306,3 +306,35 @@ export const DeadLetterSchema = z.object({
 export const RedriveBody = z.object({
   messageIds: z.array(z.string().min(1).max(128)).max(1000).optional(),
 }).strict();
+
+/** States of a stored job that `GET /v1/jobs` lists. */
+export const JobStateSchema = z.enum(["pending", "failed"]);
+
+/** Query of `GET /v1/jobs`. */
+export const JobQuery = z.object({
+  state: JobStateSchema.optional().openapi({ description: "Which jobs (default pending)" }),
+  limit: z.coerce.number().int().min(1).max(1000).optional(),
+  cursor: z.string().min(1).max(1024).optional(),
+});
+
+/** A job id in a path. */
+export const JobIdParam = z.object({
+  id: z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, { message: "must match ^[A-Za-z0-9_-]{1,128}$" }),
+});
+
+/** A durable job as listed. */
+export const JobSchema = z.object({
+  id: z.string(),
+  kind: z.string(),
+  job: z.record(z.string(), z.unknown()).openapi({ description: "The job's payload" }),
+  runs: z.number(),
+  lastError: z.string().optional(),
+  dueAt: z.string().optional(),
+  failedAt: z.string().optional(),
+}).openapi("Job");
+
+/** A page of jobs. */
+export const JobPageSchema = z.object({
+  jobs: z.array(JobSchema),
+  cursor: z.string().optional(),
+}).openapi("JobPage");

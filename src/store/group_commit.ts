@@ -10,7 +10,9 @@
  * one by one to tell which one lost; that one reports `false`.
  *
  * Each commit writes, per topic, one topic-log entry holding every message
- * its changes made visible, keyed by the commit's versionstamp.
+ * its changes made visible, keyed by the commit's versionstamp. What a change
+ * asked to do after its commit (`WriteSet.onCommitted`: a warning, an alert)
+ * runs only once it committed.
  *
  * @module
  */
@@ -29,6 +31,20 @@ interface Pending {
   readonly writes: WriteSet;
   readonly resolve: (ok: boolean) => void;
   readonly reject: (error: unknown) => void;
+}
+
+/** Answers a change and, when it committed, runs what it asked to do after its commit. */
+function settle(pending: Pending, ok: boolean): void {
+  if (ok) {
+    for (const fn of pending.writes.afterCommit) {
+      try {
+        fn();
+      } catch (error) {
+        console.error("after-commit step failed", error);
+      }
+    }
+  }
+  pending.resolve(ok);
 }
 
 /**
@@ -59,6 +75,7 @@ export class GroupCommitter {
   /** Commits `writes`, alone or with others; false when its checks failed. */
   commit(writes: WriteSet): Promise<boolean> {
     if (writes.mutations + writes.visible.length === 0 && writes.checks === 0) {
+      settle({ writes, resolve: () => {}, reject: () => {} }, true);
       return Promise.resolve(true);
     }
     const { promise, resolve, reject } = Promise.withResolvers<boolean>();
@@ -77,12 +94,12 @@ export class GroupCommitter {
         if (this.#queue.length > 0 && this.#lanes < MAX_IN_FLIGHT) this.#drain();
         try {
           if (await this.#commitBatch(batch.map((p) => p.writes))) {
-            batch.forEach((p) => p.resolve(true));
+            batch.forEach((p) => settle(p, true));
           } else if (batch.length === 1) {
-            batch[0]!.resolve(false);
+            settle(batch[0]!, false);
           } else {
             for (const pending of batch) {
-              pending.resolve(await this.#commitBatch([pending.writes]));
+              settle(pending, await this.#commitBatch([pending.writes]));
             }
           }
         } catch (error) {

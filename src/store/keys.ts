@@ -17,6 +17,7 @@
  * | `["count", topic, counter]` | `Deno.KvU64` |
  * | `["job", dueAt, jobId]` | a durable timer or background job |
  * | `["job_signal"]` | bumped when a job is written, to wake sweepers |
+ * | `["job_failed", jobId]` | a job whose attempts are spent, with its last error |
  * | `["topic_head", topic]` | `Deno.KvU64` bumped by every commit that adds to the topic log |
  * | `["group", name]` | consumer group configuration |
  * | `["groups_version"]` | `Deno.KvU64` bumped when any group changes |
@@ -28,6 +29,12 @@
  * | `["mg_lock", group, messageGroup]` | the message of an ordered group's message group in progress |
  * | `["mg_wait", group, messageGroup, versionstamp, index]` | messages waiting behind it, in order |
  * | `["gcount", group, counter]` | `Deno.KvU64` delivery counters |
+ * | `["receipt_keys"]` | the secrets receipt handles are signed with (current and previous) |
+ *
+ * Every per-group key (cursor, lease, due, dlq, mg_lock, mg_wait, gcount,
+ * group_signal) and every delivery stream id names the group by its
+ * incarnation id (`GroupRecord.id`), not its name: deleting a group deletes
+ * its record, and everything under the old id is unreachable at once.
  *
  * @module
  */
@@ -79,6 +86,8 @@ export const keys = {
   job: (dueAt: number, jobId: string): Deno.KvKey => ["job", dueAt, jobId],
   jobs: (): Deno.KvKey => ["job"],
   jobSignal: (): Deno.KvKey => ["job_signal"],
+  failedJob: (jobId: string): Deno.KvKey => ["job_failed", jobId],
+  failedJobs: (): Deno.KvKey => ["job_failed"],
   topicHead: (topic: string): Deno.KvKey => ["topic_head", topic],
   group: (name: string): Deno.KvKey => ["group", name],
   groups: (): Deno.KvKey => ["group"],
@@ -119,5 +128,6 @@ export const keys = {
   groupCounter: (group: string, name: string): Deno.KvKey => ["gcount", group, name],
   groupCounters: (group: string): Deno.KvKey => ["gcount", group],
   /** A delivery stream's id: message first, so one message's deliveries sort together. */
-  deliveryStreamId: (messageId: string, group: string): string => `${messageId}:${group}`,
+  deliveryStreamId: (messageId: string, groupId: string): string => `${messageId}:${groupId}`,
+  receiptKeys: (): Deno.KvKey => ["receipt_keys"],
 } as const;

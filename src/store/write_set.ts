@@ -28,7 +28,7 @@ type Step =
     readonly options?: { expireIn?: number };
   }
   | { readonly kind: "delete"; readonly key: Deno.KvKey }
-  | { readonly kind: "sum"; readonly key: Deno.KvKey; readonly n: bigint }
+  | { readonly kind: "sum"; readonly key: Deno.KvKey; n: bigint }
   | { readonly kind: "enqueue"; readonly value: unknown; readonly options?: { delay?: number } };
 
 /** A message made visible on a topic by a change. */
@@ -128,7 +128,10 @@ export function keyText(key: Deno.KvKey): string {
  */
 export class WriteSet implements Writes {
   readonly #steps: Step[] = [];
+  readonly #sums = new Map<string, { kind: "sum"; key: Deno.KvKey; n: bigint }>();
   readonly visible: VisibleEntry[] = [];
+  /** What to do once this change committed (log lines, alerts): never before. */
+  readonly afterCommit: (() => void)[] = [];
   /** Mutations and enqueues (Deno KV allows 1,000 per commit). */
   mutations = 0;
   /** Checks (Deno KV allows 100 per commit). */
@@ -165,9 +168,17 @@ export class WriteSet implements Writes {
     return this;
   }
 
-  /** Adds a sum (a conflict-free counter update). */
+  /** Adds a sum (a conflict-free counter update); sums of one key merge into one mutation. */
   sum(key: Deno.KvKey, n: bigint): this {
-    this.#steps.push({ kind: "sum", key, n });
+    const id = keyText(key);
+    const known = this.#sums.get(id);
+    if (known) {
+      known.n = (known.n + n) % U64;
+      return this;
+    }
+    const step = { kind: "sum" as const, key, n: n % U64 };
+    this.#sums.set(id, step);
+    this.#steps.push(step);
     this.mutations++;
     this.bytes += estimateSize(key) + 8;
     return this;
@@ -178,6 +189,12 @@ export class WriteSet implements Writes {
     this.#steps.push({ kind: "enqueue", value, ...(options ? { options } : {}) });
     this.mutations++;
     this.bytes += estimateSize(value);
+    return this;
+  }
+
+  /** Adds something to do once this change has committed (and only then). */
+  onCommitted(fn: () => void): this {
+    this.afterCommit.push(fn);
     return this;
   }
 
@@ -219,7 +236,7 @@ export class WriteSet implements Writes {
           break;
         case "sum":
           if (sums) sums.add(step.key, step.n);
-          else op.sum(step.key, step.n);
+          else if (step.n !== 0n) op.sum(step.key, step.n);
           break;
         case "enqueue":
           op.enqueue(step.value, step.options);

@@ -30,8 +30,10 @@ import {
 const TOPIC = "Accompaniment";
 const OPS = { subscriptions: [{ topic: TOPIC, tags: "Ops" }] };
 const EXPIRED = "receipt handle expired";
-const UNKNOWN = "unknown receipt handle";
-const STALE = "receipt handle expired or already settled";
+const MALFORMED = "receipt handle is malformed";
+/** Why a spent handle is refused: where the delivery's stream is now. */
+const stale = (state: string, seq: number) =>
+  `receipt handle already used or superseded: the delivery is now ${state} (event ${seq})`;
 
 async function setUp(api: TestApi, group: Record<string, unknown> = {}): Promise<void> {
   await createTopic(api, TOPIC);
@@ -289,7 +291,7 @@ Deno.test("acking a handle twice lists it as failed the second time and counts i
   assertEquals(await ack(api, "ops", [handle]), { acked: 1, failed: [] });
   assertEquals(await ack(api, "ops", [handle]), {
     acked: 0,
-    failed: [{ receiptHandle: handle, reason: STALE }],
+    failed: [{ receiptHandle: handle, reason: stale("acked", 2) }],
   });
   assertEquals((await countsOfGroup(api, "ops")).acked, 1);
 });
@@ -325,7 +327,7 @@ Deno.test("the same handle twice in one nack fails the attempt once and counts o
   });
 });
 
-Deno.test("acking garbage lists it as an unknown handle, not an HTTP error, and settles the valid ones", async () => {
+Deno.test("acking garbage lists it as a malformed handle, not an HTTP error, and settles the valid ones", async () => {
   await using api = await openGroupsApi();
   await setUp(api);
   await publishOps(api, 1);
@@ -333,11 +335,11 @@ Deno.test("acking garbage lists it as an unknown handle, not an HTTP error, and 
   const garbage = ["garbage", "eyJub3QiOiJhbiBhcnJheSJ9", btoa("[1,2,3]"), "%%%"];
   assertEquals(await ack(api, "ops", [...garbage, handle]), {
     acked: 1,
-    failed: garbage.map((receiptHandle) => ({ receiptHandle, reason: UNKNOWN })),
+    failed: garbage.map((receiptHandle) => ({ receiptHandle, reason: MALFORMED })),
   });
 });
 
-Deno.test("a handle of another group is unknown to this group and stays good in its own", async () => {
+Deno.test("a handle of another group is refused by this group, naming its own, and stays good there", async () => {
   await using api = await openGroupsApi();
   await setUp(api);
   await createGroup(api, "audit", { subscriptions: [{ topic: TOPIC }] });
@@ -346,11 +348,11 @@ Deno.test("a handle of another group is unknown to this group and stays good in 
   const [theirs] = await receive(api, "audit");
   assertEquals(await ack(api, "ops", [handleOf(theirs!)]), {
     acked: 0,
-    failed: [{ receiptHandle: handleOf(theirs!), reason: UNKNOWN }],
+    failed: [{ receiptHandle: handleOf(theirs!), reason: "receipt handle belongs to group audit" }],
   });
   assertEquals(await nack(api, "audit", [ours]), {
     nacked: 0,
-    failed: [{ receiptHandle: ours, reason: UNKNOWN }],
+    failed: [{ receiptHandle: ours, reason: "receipt handle belongs to group ops" }],
   });
   assertEquals(await ack(api, "audit", [handleOf(theirs!)]), { acked: 1, failed: [] });
   assertEquals(await ack(api, "ops", [ours]), { acked: 1, failed: [] });
@@ -407,7 +409,7 @@ Deno.test("a nacked message comes back with attempt 2 after retryDelaysSeconds[0
   assertNotEquals(second.receiptHandle, first.receiptHandle);
   assertEquals(await ack(api, "ops", [handleOf(first)]), {
     acked: 0,
-    failed: [{ receiptHandle: handleOf(first), reason: STALE }],
+    failed: [{ receiptHandle: handleOf(first), reason: stale("inFlight", 4) }],
   });
   assertEquals(await ack(api, "ops", [handleOf(second)]), { acked: 1, failed: [] });
 });
@@ -495,11 +497,11 @@ Deno.test("nacking a handle twice lists it as failed the second time and schedul
   assertEquals(await nack(api, "ops", [handle]), { nacked: 1, failed: [] });
   assertEquals(await nack(api, "ops", [handle]), {
     nacked: 0,
-    failed: [{ receiptHandle: handle, reason: STALE }],
+    failed: [{ receiptHandle: handle, reason: stale("retrying", 2) }],
   });
   assertEquals(await ack(api, "ops", [handle]), {
     acked: 0,
-    failed: [{ receiptHandle: handle, reason: STALE }],
+    failed: [{ receiptHandle: handle, reason: stale("retrying", 2) }],
   });
   time.tick(10_000);
   assertEquals((await receive(api, "ops", { max: 10 })).map((m) => m.attempt), [2]);
@@ -614,7 +616,7 @@ Deno.test("POST /v1/groups/{group}/visibility extends the timeout with a new han
   assertNotEquals(fresh, old);
   assertEquals(await ack(api, "ops", [old]), {
     acked: 0,
-    failed: [{ receiptHandle: old, reason: STALE }],
+    failed: [{ receiptHandle: old, reason: stale("inFlight", 2) }],
   });
   time.tick(20_000); // past the first timeout, not the new one
   assertEquals(await api.broker.scheduler.runDue(), 1); // the first timer finds nothing to expire

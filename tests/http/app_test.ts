@@ -63,9 +63,11 @@ Deno.test("GET /openapi.json is an OpenAPI 3.1 document listing every route", as
     .sort();
   assertEquals(routes, [
     "delete /v1/groups/{group}",
+    "delete /v1/jobs/failed/{id}",
     "get /v1/groups",
     "get /v1/groups/{group}",
     "get /v1/groups/{group}/dead-letters",
+    "get /v1/jobs",
     "get /v1/messages/{messageId}",
     "get /v1/topics",
     "get /v1/topics/{topic}",
@@ -77,6 +79,7 @@ Deno.test("GET /openapi.json is an OpenAPI 3.1 document listing every route", as
     "post /v1/groups/{group}/nack",
     "post /v1/groups/{group}/receive",
     "post /v1/groups/{group}/visibility",
+    "post /v1/jobs/failed/{id}/retry",
     "post /v1/topics/{topic}/messages",
     "post /v1/topics/{topic}/transactions",
     "post /v1/transactions/{id}/commit",

@@ -50,22 +50,35 @@ export interface OrderWaitRecord {
   readonly seq?: number;
 }
 
+/** A dead letter as stored under `["dlq", groupId, messageId]` and listed. */
+export interface DeadLetterRecord {
+  readonly messageId: string;
+  readonly topic: string;
+  readonly tag?: string;
+  readonly attempts: number;
+  readonly lastError: string;
+  readonly deadLetteredAt: number;
+  /** Seq of the `DeliveryDeadLettered` event (the delivery stream's head while it is dead). */
+  readonly seq: number;
+  readonly messageGroup?: string;
+}
+
 /** The message group lock of an ordered group. */
 export interface OrderLock {
   readonly messageId: string;
 }
 
 /**
- * The key of event `seq` of the delivery of `messageId` to `group`.
+ * The key of event `seq` of the delivery of `messageId` to the group incarnation `groupId`.
  *
  * @example
  * ```ts
  * import { deliveryEventKey } from "./records.ts";
- * deliveryEventKey("ops", "m1", 1); // ["ev", "dlv", "m1:ops", 1]
+ * deliveryEventKey("g1", "m1", 1); // ["ev", "dlv", "m1:g1", 1]
  * ```
  */
-export function deliveryEventKey(group: string, messageId: string, seq: number): Deno.KvKey {
-  return keys.event("dlv", keys.deliveryStreamId(messageId, group), seq);
+export function deliveryEventKey(groupId: string, messageId: string, seq: number): Deno.KvKey {
+  return keys.event("dlv", keys.deliveryStreamId(messageId, groupId), seq);
 }
 
 /**
@@ -79,9 +92,9 @@ export function deliveryEventKey(group: string, messageId: string, seq: number):
  *   retry: false, publishedAt: 0 });
  * ```
  */
-export function putDue(op: WriteSet, group: string, dueAt: number, record: DueRecord): void {
-  op.set(keys.due(group, dueAt, record.messageId), record);
-  op.sum(keys.groupSignal(group), 1n);
+export function putDue(op: WriteSet, groupId: string, dueAt: number, record: DueRecord): void {
+  op.set(keys.due(groupId, dueAt, record.messageId), record);
+  op.sum(keys.groupSignal(groupId), 1n);
 }
 
 /**

@@ -6,7 +6,8 @@
  *
  * @module
  */
-import { NotFoundError, ValidationError } from "../../domain/errors.ts";
+import { monotonicUlid } from "@std/ulid";
+import { ContentionError, NotFoundError, ValidationError } from "../../domain/errors.ts";
 import type { LogEntry } from "../../domain/message.ts";
 import {
   DEFAULT_MAX_RETRIES,
@@ -21,7 +22,7 @@ import {
 import { commit } from "../../store/commit.ts";
 import { counterValue } from "../../store/counters.ts";
 import { keys } from "../../store/keys.ts";
-import type { EngineDeps } from "../deps.ts";
+import { type EngineDeps, MAX_WRITE_ATTEMPTS } from "../deps.ts";
 import type { Topics } from "../publishing/topics.ts";
 
 /** How a group gets its messages. */
@@ -46,6 +47,12 @@ export interface GroupConfig extends RetryPolicy {
 /** A group as stored. */
 export interface GroupRecord extends GroupConfig {
   readonly name: string;
+  /**
+   * The incarnation: every per-group key and delivery stream is under it, so a
+   * group deleted and created again under its name starts clean. Groups stored
+   * before incarnations existed use their name.
+   */
+  readonly id: string;
   readonly createdAt: number;
   readonly updatedAt: number;
 }
@@ -135,6 +142,11 @@ export function normalizeGroup(input: GroupInput): GroupConfig {
   };
 }
 
+/** A stored group with its incarnation id (a group stored before ids existed uses its name). */
+function withId(record: GroupRecord): GroupRecord {
+  return record.id === undefined ? { ...record, id: record.name } : record;
+}
+
 /**
  * Creating, reading, updating and deleting consumer groups.
  *
@@ -161,42 +173,47 @@ export class Groups {
     const { kv, clock } = this.#deps;
     const config = normalizeGroup(input);
     for (const { topic } of config.subscriptions) await this.#topics.require(topic);
-    for (;;) {
+    for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
       const previous = await kv.get<GroupRecord>(keys.group(name));
       const now = clock();
+      const old = previous.value ? withId(previous.value) : undefined;
       const group: GroupRecord = {
         ...config,
         name,
-        createdAt: previous.value?.createdAt ?? now,
+        id: old?.id ?? monotonicUlid(),
+        createdAt: old?.createdAt ?? now,
         updatedAt: now,
       };
       const op = kv.atomic().check(previous).set(keys.group(name), group);
       op.sum(keys.groupsVersion(), 1n);
-      const known = new Set(previous.value?.subscriptions.map((s) => s.topic) ?? []);
+      const known = new Set(old?.subscriptions.map((s) => s.topic) ?? []);
       const wanted = new Set(config.subscriptions.map((s) => s.topic));
       for (const topic of wanted) {
         if (known.has(topic)) continue;
-        const cursorKey = keys.cursor(name, topic);
+        const cursorKey = keys.cursor(group.id, topic);
         const existing = await kv.get(cursorKey);
         op.check(existing).set(cursorKey, await this.#endOfLog(topic));
       }
-      for (const topic of known) if (!wanted.has(topic)) op.delete(keys.cursor(name, topic));
+      for (const topic of known) if (!wanted.has(topic)) op.delete(keys.cursor(group.id, topic));
       if ((await commit(op)).ok) return { group, created: previous.versionstamp === null };
     }
+    throw new ContentionError(`Cannot save group ${name}: it keeps changing, try again`);
   }
 
   /** Reads a group or throws {@linkcode NotFoundError}. */
   async require(name: string): Promise<GroupRecord> {
     const entry = await this.#deps.kv.get<GroupRecord>(keys.group(name));
     if (!entry.value) throw new NotFoundError(`Cannot find group: ${name}`, { group: name });
-    return entry.value;
+    return withId(entry.value);
   }
 
   /** Reads a group with its subscriptions compiled (cached per version). */
   async compiled(name: string): Promise<CompiledGroup> {
     const record = await this.require(name);
     const cached = this.#compiled.get(name);
-    if (cached && cached.updatedAt === record.updatedAt) return cached.group;
+    if (cached && cached.updatedAt === record.updatedAt && cached.group.record.id === record.id) {
+      return cached.group;
+    }
     const group = { record, subscriptions: record.subscriptions.map(compileSubscription) };
     this.#compiled.set(name, { updatedAt: record.updatedAt, group });
     return group;
@@ -206,31 +223,61 @@ export class Groups {
   async list(): Promise<GroupRecord[]> {
     const groups: GroupRecord[] = [];
     for await (const entry of this.#deps.kv.list<GroupRecord>({ prefix: keys.groups() })) {
-      groups.push(entry.value);
+      groups.push(withId(entry.value));
     }
     return groups;
   }
 
-  /** Deletes a group and everything it holds (positions, deliveries in progress, dead letters). */
+  /**
+   * Deletes a group in one commit: its record goes, and with it every key
+   * under its incarnation id (positions, deliveries in progress, dead
+   * letters, counters) is unreachable at once; a group created again under
+   * the name gets a new id and starts clean, and the old group's receipt
+   * handles settle nothing. A `groupCleanup` job collects the old keys. The
+   * delivery streams stay as audit history, shown under no group.
+   */
   async delete(name: string): Promise<void> {
+    const { kv, scheduler, clock } = this.#deps;
+    for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
+      const entry = await kv.get<GroupRecord>(keys.group(name));
+      if (!entry.value) throw new NotFoundError(`Cannot find group: ${name}`, { group: name });
+      const { id } = withId(entry.value);
+      const op = kv.atomic().check(entry).delete(keys.group(name)).sum(keys.groupsVersion(), 1n);
+      scheduler.schedule(op, { kind: "groupCleanup", groupId: id }, clock());
+      if ((await commit(op)).ok) {
+        this.#compiled.delete(name);
+        return;
+      }
+    }
+    throw new ContentionError(`Cannot delete group ${name}: it keeps changing, try again`);
+  }
+
+  /**
+   * Deletes up to `budget` keys left under a deleted group's incarnation id;
+   * returns true when nothing is left.
+   */
+  async collect(groupId: string, budget = 2_000): Promise<boolean> {
     const { kv } = this.#deps;
-    await this.require(name);
-    await commit(kv.atomic().delete(keys.group(name)).sum(keys.groupsVersion(), 1n));
     const prefixes = [
-      keys.cursors(name),
-      keys.leases(name),
-      keys.dues(name),
-      keys.deadLetters(name),
-      keys.orderLocks(name),
-      keys.orderWaits(name),
-      keys.groupCounters(name),
-      keys.groupSignal(name),
+      keys.cursors(groupId),
+      keys.leases(groupId),
+      keys.dues(groupId),
+      keys.deadLetters(groupId),
+      keys.orderLocks(groupId),
+      keys.orderWaits(groupId),
+      keys.groupCounters(groupId),
     ];
+    let deleted = 0;
     for (const prefix of prefixes) {
       let op = kv.atomic();
       let n = 0;
-      for await (const entry of kv.list({ prefix })) {
+      for await (const entry of kv.list({ prefix }, { limit: budget - deleted + 1 })) {
+        if (deleted >= budget) {
+          await commit(op);
+          return false;
+        }
         op.delete(entry.key);
+        deleted++;
         if (++n % 500 === 0) {
           await commit(op);
           op = kv.atomic();
@@ -238,25 +285,26 @@ export class Groups {
       }
       await commit(op);
     }
-    await commit(kv.atomic().delete(keys.groupSignal(name)));
-    this.#compiled.delete(name);
+    await commit(kv.atomic().delete(keys.groupSignal(groupId)));
+    return true;
   }
 
   /** Delivery counts of a group; the backlog is counted from its positions. */
   async stats(name: string): Promise<GroupStats> {
     const { kv } = this.#deps;
     const group = await this.compiled(name);
+    const id = group.record.id;
     const counters = await kv.getMany<Deno.KvU64[]>(
-      GROUP_COUNTERS.map((counter) => keys.groupCounter(name, counter)),
+      GROUP_COUNTERS.map((counter) => keys.groupCounter(id, counter)),
     );
     const [inFlight, retrying, deadLettered, acked] = counters.map((c) => counterValue(c.value));
     let backlog = 0;
-    for await (const entry of kv.list<{ retry: boolean }>({ prefix: keys.dues(name) })) {
+    for await (const entry of kv.list<{ retry: boolean }>({ prefix: keys.dues(id) })) {
       if (!entry.value.retry) backlog++;
     }
-    for await (const _ of kv.list({ prefix: keys.orderWaits(name) })) backlog++;
+    for await (const _ of kv.list({ prefix: keys.orderWaits(id) })) backlog++;
     for (const subscription of group.subscriptions) {
-      const cursor = await this.cursor(name, subscription.topic);
+      const cursor = await this.cursor(id, subscription.topic);
       for await (const entry of this.readLog(subscription.topic, cursor)) {
         if (subscription.matches(entry.entry.tag, entry.entry.properties)) backlog++;
       }
@@ -270,9 +318,9 @@ export class Groups {
     };
   }
 
-  /** The group's position in a topic's log. */
-  async cursor(name: string, topic: string): Promise<Cursor> {
-    const entry = await this.#deps.kv.get<Cursor>(keys.cursor(name, topic));
+  /** The position of the group incarnation `groupId` in a topic's log. */
+  async cursor(groupId: string, topic: string): Promise<Cursor> {
+    const entry = await this.#deps.kv.get<Cursor>(keys.cursor(groupId, topic));
     return entry.value ?? { vs: "", index: 0 };
   }
 

@@ -13,6 +13,7 @@ import type { MessageRecord } from "../../domain/message.ts";
 import { keys } from "../../store/keys.ts";
 import { readBody, readMessage } from "../../store/message_store.ts";
 import type { EngineDeps } from "../deps.ts";
+import type { Groups } from "../groups/mod.ts";
 import type { Topics } from "../publishing/topics.ts";
 import type { Transactions, TransactionView } from "../transactions/transactions.ts";
 
@@ -104,12 +105,14 @@ export class Messages {
   readonly #deps: EngineDeps;
   readonly #topics: Topics;
   readonly #transactions: Transactions;
+  readonly #groups: Groups;
 
   /** Creates the queries over the engine's collaborators. */
-  constructor(deps: EngineDeps, topics: Topics, transactions: Transactions) {
+  constructor(deps: EngineDeps, topics: Topics, transactions: Transactions, groups: Groups) {
     this.#deps = deps;
     this.#topics = topics;
     this.#transactions = transactions;
+    this.#groups = groups;
   }
 
   /** Reads one message with its body, transaction and history. */
@@ -142,20 +145,24 @@ export class Messages {
   }
 
   /**
-   * The deliveries that have begun: one per group that attempted the message.
-   * A group that has not reached it yet has no events and is not listed.
+   * The deliveries that have begun: one per current group that attempted the
+   * message. A group that has not reached it yet has no events and is not
+   * listed; nor is a deleted group (its streams stay, under its old
+   * incarnation id, as audit history).
    */
   async #deliveries(record: MessageRecord): Promise<DeliveryView[]> {
+    const names = new Map((await this.#groups.list()).map((g) => [g.id, g.name]));
     const byGroup = new Map<string, DeliveryEvent[]>();
     const iter = this.#deps.kv.list<DeliveryEvent>({
       start: keys.stream("dlv", `${record.messageId}:`),
       end: keys.stream("dlv", `${record.messageId};`),
     });
     for await (const entry of iter) {
-      const group = (entry.key[2] as string).slice(record.messageId.length + 1);
-      const events = byGroup.get(group) ?? [];
+      const name = names.get((entry.key[2] as string).slice(record.messageId.length + 1));
+      if (name === undefined) continue;
+      const events = byGroup.get(name) ?? [];
       events.push(entry.value);
-      byGroup.set(group, events);
+      byGroup.set(name, events);
     }
     return [...byGroup].map(([group, events]) => deliveryView(group, events))
       .sort((a, b) => a.group.localeCompare(b.group));

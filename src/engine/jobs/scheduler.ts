@@ -10,22 +10,40 @@
  *
  * Both modes also sweep at start and every `safetySweepMs`, which recovers
  * jobs whose doorbell was lost in a crash. Running a job first leases it
- * (moves its key `leaseMs` into the future under an optimistic check), so two
- * processes never run the same job at once, and a process that dies mid-job
- * leaves it to run again once the lease ends.
+ * (moves its key `leaseMs` into the future with `runs + 1` under an
+ * optimistic check), so two processes never run the same job at once, and a
+ * process that dies mid-job leaves it to run again once the lease ends.
+ *
+ * Attempts are bounded (graphile-worker style). When the handler throws, one
+ * commit checked against the lease entry's versionstamp either puts the job
+ * back at now + {@linkcode jobRetryDelayMs}`(runs)` with its `lastError`, or,
+ * once `maxAttempts` runs are spent, moves it to `["job_failed", id]`; either
+ * way the lease goes. The check matters: a runner that outlived its lease
+ * finds the job claimed by another and writes nothing. A lease that expires
+ * with `runs` already at `maxAttempts` (its runner died) is failed by the
+ * sweep instead of run again. A failed job stays until it is removed or
+ * retried ({@linkcode Scheduler.removeFailed}, {@linkcode Scheduler.retryFailed}).
  *
  * @module
  */
 import { monotonicUlid } from "@std/ulid";
+import { ContentionError, NotFoundError } from "../../domain/errors.ts";
 import { commit } from "../../store/commit.ts";
 import { keys } from "../../store/keys.ts";
 import type { Writes } from "../../store/write_set.ts";
-import type { Job, StoredJob } from "./jobs.ts";
+import { type JobListing, type JobPage, listJobs, type ListJobsOptions } from "./failed_jobs.ts";
+import {
+  DEFAULT_JOB_MAX_ATTEMPTS,
+  type FailedJob,
+  type Job,
+  jobRetryDelayMs,
+  type StoredJob,
+} from "./jobs.ts";
 
 /** How due jobs are noticed. */
 export type SchedulerMode = "queue" | "sweep";
 
-/** Runs one job; a throw leaves the job to run again after its lease. */
+/** Runs one job; a throw retries it after its back-off, or fails it once its attempts are spent. */
 export type JobHandler = (job: Job) => Promise<void>;
 
 /** Options of {@linkcode Scheduler}. */
@@ -40,9 +58,54 @@ export interface SchedulerOptions {
   safetySweepMs?: number;
   /** Most jobs run at once by this process. @default {64} */
   concurrency?: number;
-  /** Called when a job handler throws. @default {console.error} */
-  onError?: (error: unknown, job: Job) => void;
+  /**
+   * Runs of one job before it becomes failed (the first run counts).
+   * @default {10}
+   */
+  maxAttempts?: number;
+  /**
+   * Called when a job handler throws, before the retry or failure is written.
+   * @default {a one-line console.warn with the job's kind, id, run and error}
+   */
+  onError?: (error: unknown, job: Job, stored: StoredJob) => void;
+  /**
+   * Called once when a job becomes failed, after that commit succeeded.
+   * @default {a one-line console.error with the job's kind, id, runs and last error}
+   */
+  onFailed?: (failed: FailedJob) => void;
 }
+
+/** Longest `lastError` kept, in characters: enough to read, small next to KV's 64 KiB values. */
+export const MAX_JOB_ERROR_LENGTH = 2048;
+
+/** `lastError` of a job whose last lease ran out while its runs were spent. */
+export const RUNNER_STOPPED_ERROR = "attempts exhausted: the runner stopped before finishing";
+
+/** Most tries of an API write to a failed job that another writer keeps changing. */
+const MAX_FAILED_JOB_WRITES = 5;
+
+/**
+ * A thrown value as one line of text, at most {@linkcode MAX_JOB_ERROR_LENGTH}
+ * characters: it is stored and logged, so stacks and newlines stay out.
+ */
+function describeError(error: unknown): string {
+  let text: string;
+  try {
+    text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  } catch {
+    text = "a value that cannot be shown";
+  }
+  const line = text.replace(/\s+/g, " ").trim();
+  return line.length > MAX_JOB_ERROR_LENGTH ? `${line.slice(0, MAX_JOB_ERROR_LENGTH - 1)}…` : line;
+}
+
+const warnAttempt = (error: unknown, job: Job, stored: StoredJob) =>
+  console.warn(`job ${job.kind} ${stored.id} run ${stored.runs} failed: ${describeError(error)}`);
+
+const logFailed = (failed: FailedJob) =>
+  console.error(
+    `job failed: ${failed.job.kind} ${failed.id} after ${failed.runs} runs: ${failed.lastError}`,
+  );
 
 const DOORBELL = "escrow.job";
 const MAX_ENQUEUE_DELAY_MS = 30 * 24 * 3600 * 1000;
@@ -97,7 +160,9 @@ export class Scheduler {
   readonly #leaseMs: number;
   readonly #safetySweepMs: number;
   readonly #concurrency: number;
-  readonly #onError: (error: unknown, job: Job) => void;
+  readonly #maxAttempts: number;
+  readonly #onError: (error: unknown, job: Job, stored: StoredJob) => void;
+  readonly #onFailed: (failed: FailedJob) => void;
   readonly #running = new Set<Promise<void>>();
   #sweeping: Promise<number> | undefined;
   #sweepAgain = false;
@@ -116,7 +181,14 @@ export class Scheduler {
     this.#leaseMs = options.leaseMs ?? 15_000;
     this.#safetySweepMs = options.safetySweepMs ?? 10_000;
     this.#concurrency = options.concurrency ?? 64;
-    this.#onError = options.onError ?? ((error, job) => console.error("job failed", job, error));
+    this.#maxAttempts = options.maxAttempts ?? DEFAULT_JOB_MAX_ATTEMPTS;
+    if (!Number.isInteger(this.#maxAttempts) || this.#maxAttempts < 1) {
+      throw new RangeError(
+        `Cannot create scheduler: maxAttempts must be an integer of 1 or more, current value is ${this.#maxAttempts}`,
+      );
+    }
+    this.#onError = options.onError ?? warnAttempt;
+    this.#onFailed = options.onFailed ?? logFailed;
   }
 
   /** How due jobs are noticed. */
@@ -209,6 +281,64 @@ export class Scheduler {
     return undefined;
   }
 
+  /**
+   * Lists one page of pending jobs (waiting or leased, in due order) or
+   * failed jobs (by id).
+   *
+   * @throws {ValidationError} for a limit out of range or a cursor this listing did not give out.
+   */
+  list(options: ListJobsOptions = {}): Promise<JobPage> {
+    return listJobs(this.#kv, options);
+  }
+
+  /**
+   * Removes a failed job for good.
+   *
+   * @throws {NotFoundError} when no failed job has this id.
+   */
+  async removeFailed(id: string): Promise<void> {
+    await this.#writeFailed(id, "remove", (op, entry) => op.delete(entry.key));
+  }
+
+  /**
+   * Puts a failed job back as pending, due now, with its runs back at 0 (its
+   * last error is kept until it runs again); returns it as listed.
+   *
+   * @throws {NotFoundError} when no failed job has this id.
+   */
+  async retryFailed(id: string): Promise<JobListing> {
+    const now = this.#clock();
+    const failed = await this.#writeFailed(id, "retry", (op, { key, value }) => {
+      const stored: StoredJob = { id, job: value.job, runs: 0, lastError: value.lastError };
+      op.delete(key).set(keys.job(now, id), stored);
+      this.#ring(op, 0);
+    });
+    return { id, job: failed.job, runs: 0, lastError: failed.lastError, dueAt: now };
+  }
+
+  /**
+   * Changes the failed record `id` with `write`, checked against the entry it
+   * read so that two callers cannot both retry it; bounded like every retry loop.
+   */
+  async #writeFailed(
+    id: string,
+    what: string,
+    write: (op: Deno.AtomicOperation, entry: Deno.KvEntry<FailedJob>) => void,
+  ): Promise<FailedJob> {
+    for (let attempt = 0; attempt < MAX_FAILED_JOB_WRITES; attempt++) {
+      const entry = await this.#kv.get<FailedJob>(keys.failedJob(id));
+      if (entry.versionstamp === null) {
+        throw new NotFoundError(`Cannot ${what} failed job: no failed job has id ${id}`, { id });
+      }
+      const op = this.#kv.atomic().check(entry);
+      write(op, entry);
+      if ((await commit(op)).ok) return entry.value;
+    }
+    throw new ContentionError(
+      `Cannot ${what} failed job ${id}: still conflicting after ${MAX_FAILED_JOB_WRITES} attempts`,
+    );
+  }
+
   #kick(): void {
     if (this.#stopped) return;
     this.#sweep().catch((error) => console.error("scheduler sweep failed", error));
@@ -220,6 +350,10 @@ export class Scheduler {
     const iter = this.#kv.list<StoredJob>({ start: keys.jobs(), end: keys.job(now + 1, "") });
     for await (const entry of iter) {
       if (this.#stopped) break;
+      if (entry.value.runs >= this.#maxAttempts) {
+        await this.#failExhausted(entry, now);
+        continue;
+      }
       while (this.#running.size >= this.#concurrency) await Promise.race(this.#running);
       const leased = { ...entry.value, runs: entry.value.runs + 1 };
       const leaseKey = keys.job(now + this.#leaseMs, entry.value.id);
@@ -229,20 +363,67 @@ export class Scheduler {
       const claim = await commit(op);
       if (!claim.ok) continue; // another process took it
       ran++;
-      const run = this.#run(leased, leaseKey).finally(() => this.#running.delete(run));
+      const lease = { key: leaseKey, versionstamp: claim.versionstamp };
+      const run = this.#run(leased, lease).finally(() => this.#running.delete(run));
       this.#running.add(run);
     }
     if (!this.#stopped && this.#started) await this.#armNextTimer();
     return ran;
   }
 
-  async #run(job: StoredJob, leaseKey: Deno.KvKey): Promise<void> {
+  async #run(stored: StoredJob, lease: Deno.AtomicCheck): Promise<void> {
     try {
-      await this.#handler(job.job);
-      await commit(this.#kv.atomic().delete(leaseKey));
+      await this.#handler(stored.job);
     } catch (error) {
-      this.#onError(error, job.job);
+      this.#onError(error, stored.job, stored);
+      await this.#recordFailedRun(stored, lease, describeError(error)).catch((writeError) =>
+        // The lease is still there, so the job runs again when it ends.
+        console.error(`job ${stored.job.kind} ${stored.id}: cannot record a failed run`, writeError)
+      );
+      return;
     }
+    try {
+      await commit(this.#kv.atomic().delete(lease.key));
+    } catch (error) {
+      this.#onError(error, stored.job, stored);
+    }
+  }
+
+  /**
+   * After run `stored.runs` threw: back to pending after its back-off, or
+   * failed when it was the last attempt. Both are checked against the lease:
+   * when it has changed, the lease ran out and another runner owns the job.
+   */
+  async #recordFailedRun(stored: StoredJob, lease: Deno.AtomicCheck, lastError: string) {
+    const now = this.#clock();
+    const op = this.#kv.atomic().check(lease).delete(lease.key);
+    if (stored.runs < this.#maxAttempts) {
+      const delayMs = jobRetryDelayMs(stored.runs);
+      const retry: StoredJob = { id: stored.id, job: stored.job, runs: stored.runs, lastError };
+      op.set(keys.job(now + delayMs, stored.id), retry);
+      this.#ring(op, delayMs);
+      await commit(op);
+      return;
+    }
+    const failed: FailedJob = { ...stored, lastError, failedAt: now };
+    op.set(keys.failedJob(stored.id), failed);
+    if ((await commit(op)).ok) this.#onFailed(failed);
+  }
+
+  /** Fails a job found with its runs spent: its last runner stopped before it finished. */
+  async #failExhausted(entry: Deno.KvEntry<StoredJob>, now: number): Promise<void> {
+    const { id, job, runs, lastError } = entry.value;
+    const failed: FailedJob = {
+      id,
+      job,
+      runs,
+      lastError: lastError === undefined
+        ? RUNNER_STOPPED_ERROR
+        : `${RUNNER_STOPPED_ERROR}; the error before: ${lastError}`,
+      failedAt: now,
+    };
+    const op = this.#kv.atomic().check(entry).delete(entry.key).set(keys.failedJob(id), failed);
+    if ((await commit(op)).ok) this.#onFailed(failed);
   }
 
   async #armNextTimer(): Promise<void> {

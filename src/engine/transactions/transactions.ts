@@ -14,6 +14,7 @@ import { transition } from "xstate";
 import {
   type ArmCheckTimerParams,
   FINAL_STATES,
+  type TransactionAction,
   transactionMachine,
   type TransactionState,
 } from "../../../machines/transaction.ts";
@@ -30,7 +31,8 @@ import type { MessageInput, MessageRecord } from "../../domain/message.ts";
 import type { StreamId } from "../../store/event_store.ts";
 import { keys } from "../../store/keys.ts";
 import { readBody, readMessage, writeMessage } from "../../store/message_store.ts";
-import { StreamCache } from "./stream_cache.ts";
+import { type CachedStream, StreamCache } from "./stream_cache.ts";
+import { handleCommand } from "../command.ts";
 import { WriteSet } from "../../store/write_set.ts";
 import { type EngineDeps, MAX_WRITE_ATTEMPTS } from "../deps.ts";
 import { makeVisible, messageFields } from "../publishing/publisher.ts";
@@ -101,12 +103,6 @@ function viewOf(snapshot: TransactionSnapshot, history: readonly StoredEvent[]):
     ...(c.decidedAt !== undefined ? { decidedAt: c.decidedAt } : {}),
     ...(c.reason !== undefined ? { reason: c.reason } : {}),
   };
-}
-
-/** The actions `transition()` returns, as the engine reads them. */
-interface PlannedAction {
-  readonly type: string;
-  readonly params?: unknown;
 }
 
 /**
@@ -190,7 +186,7 @@ export class Transactions {
         body,
       );
       store.append(op, stream(transactionId), 0, events);
-      await this.#carryOut(op, actions as PlannedAction[], snapshot, at, record);
+      await this.#carryOut(op, actions, snapshot, at, record);
       op.set(keys.txByState(stateOf(snapshot), transactionId), null);
       if (prepared.producerGroup !== undefined) {
         op.set(keys.txByGroup(prepared.producerGroup, transactionId), null);
@@ -272,77 +268,81 @@ export class Transactions {
     return views;
   }
 
+  /**
+   * The command handler for one transaction: load (from the cache when it
+   * has the stream, else from KV), let the machine decide, append at the
+   * expected version with the actions' writes; a refusal or a no-op read
+   * from the cache may be stale, so it is decided again on fresh events.
+   */
   async #apply(
     transactionId: string,
     decide: (snapshot: TransactionSnapshot) => TransactionEvent | undefined,
   ): Promise<{ view: TransactionView; appended: boolean }> {
     const { store, committer } = this.#deps;
-    for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
-      const cached = this.#cache.get(transactionId);
-      let events: readonly TransactionEvent[];
-      let snapshot: TransactionSnapshot;
-      if (cached) {
-        ({ events, snapshot } = cached);
-      } else {
-        events = (await store.read<TransactionEvent>(stream(transactionId))).events;
+    interface Loaded {
+      readonly events: readonly TransactionEvent[];
+      readonly snapshot: TransactionSnapshot;
+      readonly cached: CachedStream | undefined;
+      next?: TransactionSnapshot;
+    }
+    return await handleCommand<Loaded, { view: TransactionView; appended: boolean }>(committer, {
+      what: `change transaction ${transactionId}`,
+      load: async (fresh) => {
+        const cached = fresh ? undefined : this.#cache.get(transactionId);
+        if (cached) return { events: cached.events, snapshot: cached.snapshot, cached };
+        const { events } = await store.read<TransactionEvent>(stream(transactionId));
         if (events.length === 0) {
           throw new NotFoundError(`Cannot find transaction: ${transactionId}`, { transactionId });
         }
-        snapshot = replayTransaction(events);
-      }
-      const version = events.length;
-      // Only an append is checked against the stream; a refusal or a no-op read
-      // from the cache could be stale, so it is decided again on fresh events.
-      let event: TransactionEvent | undefined;
-      try {
-        event = decide(snapshot);
-      } catch (error) {
-        if (cached) {
-          this.#cache.delete(transactionId);
-          continue;
+        return { events, snapshot: replayTransaction(events), cached: undefined };
+      },
+      decide: async (loaded) => {
+        const { events, snapshot, cached } = loaded;
+        let event: TransactionEvent | undefined;
+        try {
+          event = decide(snapshot);
+        } catch (error) {
+          if (cached) return { reload: true };
+          throw error;
         }
-        throw error;
-      }
-      if (!event) {
-        if (cached) {
-          this.#cache.delete(transactionId);
-          continue;
+        if (!event) {
+          if (cached) return { reload: true };
+          if (!FINAL_STATES.includes(stateOf(snapshot))) {
+            this.#cache.set(transactionId, { events, snapshot });
+          }
+          return { done: { view: viewOf(snapshot, events), appended: false } };
         }
-        if (!FINAL_STATES.includes(stateOf(snapshot))) {
-          this.#cache.set(transactionId, { events, snapshot });
+        const [next, actions] = transition(transactionMachine, snapshot, event);
+        loaded.next = next;
+        const op = new WriteSet();
+        store.append(op, stream(transactionId), events.length, [event]);
+        await this.#carryOut(op, actions, next, event.at, cached?.record);
+        const before = stateOf(snapshot);
+        const after = stateOf(next);
+        if (before !== after) {
+          op.delete(keys.txByState(before, transactionId))
+            .set(keys.txByState(after, transactionId), null);
+          if (after === "committed" || after === "rolledBack") {
+            countIn(op, next.context.topic, after);
+          }
         }
-        return { view: viewOf(snapshot, events), appended: false };
-      }
-      const [next, actions] = transition(transactionMachine, snapshot, event);
-      const op = new WriteSet();
-      store.append(op, stream(transactionId), version, [event]);
-      await this.#carryOut(op, actions as PlannedAction[], next, event.at, cached?.record);
-      const before = stateOf(snapshot);
-      const after = stateOf(next);
-      if (before !== after) {
-        op.delete(keys.txByState(before, transactionId))
-          .set(keys.txByState(after, transactionId), null);
-        if (after === "committed" || after === "rolledBack") {
-          countIn(op, next.context.topic, after);
-        }
-      }
-      if (await committer.commit(op)) {
-        const appended = [...events, event];
+        return { write: op, result: { view: viewOf(next, [...events, event]), appended: true } };
+      },
+      committed: (loaded, result) => {
+        const next = loaded.next!;
         // A decided transaction will not be written again (but for a late answer): keep
         // only open ones, so the cache holds what is in progress.
         if (FINAL_STATES.includes(stateOf(next))) this.#cache.delete(transactionId);
         else {
           this.#cache.set(transactionId, {
-            events: appended,
+            events: result.view.history as TransactionEvent[],
             snapshot: next,
-            ...(cached?.record ? { record: cached.record } : {}),
+            ...(loaded.cached?.record ? { record: loaded.cached.record } : {}),
           });
         }
-        return { view: viewOf(next, appended), appended: true };
-      }
-      this.#cache.delete(transactionId); // another writer got there first: reload
-    }
-    throw new ContentionError(`Cannot change transaction ${transactionId}: too much contention`);
+      },
+      conflicted: () => this.#cache.delete(transactionId), // another writer got there first
+    });
   }
 
   /**
@@ -401,7 +401,7 @@ export class Transactions {
   /** Carries out the machine's named actions as writes in the same commit. */
   async #carryOut(
     op: WriteSet,
-    actions: readonly PlannedAction[],
+    actions: readonly { readonly type: string; readonly params?: unknown }[],
     snapshot: TransactionSnapshot,
     at: number,
     known?: MessageRecord,
@@ -409,7 +409,8 @@ export class Transactions {
     const { kv, scheduler } = this.#deps;
     const { transactionId, messageId } = snapshot.context;
     for (const action of actions) {
-      switch (action.type) {
+      const type = action.type as TransactionAction;
+      switch (type) {
         case "armCheckTimer": {
           const { check, delayMs } = action.params as ArmCheckTimerParams;
           scheduler.schedule(op, { kind: "checkBackDue", transactionId, check }, at + delayMs);
@@ -426,9 +427,14 @@ export class Transactions {
           makeVisible(op, [record], at);
           break;
         }
-        default:
-          // countCheck, decideBy, ignoreLateAnswer: context changes or nothing to do.
-          break;
+        case "ignoreLateAnswer":
+        case "countCheck":
+        case "decideBy":
+          break; // recorded by the event itself, or changes only the machine's context
+        default: {
+          const never: never = type;
+          throw new TypeError(`Cannot carry out transaction action ${never}`);
+        }
       }
     }
   }

@@ -1,0 +1,205 @@
+/**
+ * Routing at read time: a receive starts deliveries of the messages that are
+ * ready for a group, from its due entries (retries, delayed, redriven and
+ * unparked messages) first, then from the topic logs past its cursors,
+ * keeping what its subscriptions match. Everything one round finds is one
+ * commit: the cursor moves (checked against the cursor read), each due entry
+ * taken is deleted (checked), and each delivery's events are appended at its
+ * stream's expected version (checked), with one lease entry for all of them.
+ * A round stops at {@linkcode MAX_CHECKS}; the receive runs another round for
+ * the rest.
+ *
+ * @module
+ */
+import { monotonicUlid } from "@std/ulid";
+import { ContentionError } from "../../domain/errors.ts";
+import type { DeliveryEvent } from "../../domain/events.ts";
+import { keys } from "../../store/keys.ts";
+import { WriteSet } from "../../store/write_set.ts";
+import { MAX_WRITE_ATTEMPTS } from "../deps.ts";
+import type { CompiledGroup, Cursor } from "../groups/mod.ts";
+import { carryOutDelivery } from "./effects.ts";
+import { type DeliveryEnv, MAX_CHECKS } from "./env.ts";
+import {
+  type DueRecord,
+  entryToDue,
+  type InflightRecord,
+  type OrderLock,
+  type OrderWaitRecord,
+  putDue,
+} from "./records.ts";
+import { appendDelivery, type DeliveryHead } from "./step.ts";
+
+/** Body bytes after which a receive returns what it has (it returns at least one message). */
+export const MAX_RECEIVE_BYTES = 4 * 1024 * 1024;
+/** Most log entries one round looks at before committing what it found. */
+const SCAN_LIMIT = 5_000;
+/** Most deliveries listed in one lease entry (keeps it far below 64 KiB). */
+const LEASE_CHUNK = 100;
+
+/** A delivery a receive started: its head after `DeliveryAttempted`. */
+export interface Started {
+  readonly head: DeliveryHead;
+  /** When the message became visible (0 when the due entry did not carry it). */
+  readonly publishedAt: number;
+}
+
+/** What one round started, and whether it stopped because a commit was full. */
+export interface Round {
+  readonly started: Started[];
+  readonly full: boolean;
+  readonly bytes: number;
+}
+
+/** The head a due entry states: retrying (a retry falls due) or pending. */
+function dueHead(record: DueRecord): DeliveryHead {
+  return {
+    messageId: record.messageId,
+    topic: record.topic,
+    ...(record.messageGroup !== undefined ? { messageGroup: record.messageGroup } : {}),
+    seq: record.seq,
+    state: record.retry ? "retrying" : "pending",
+    context: { attempt: record.attempt },
+  };
+}
+
+/**
+ * Runs one round of a receive (see the module doc) and commits it; retries
+ * a bounded number of times when another receive moved the same cursor or
+ * took the same due entry, then gives up with a 503.
+ *
+ * @example
+ * ```ts
+ * import { startRound } from "./receive.ts";
+ * declare const env: import("./env.ts").DeliveryEnv;
+ * declare const group: import("../groups/mod.ts").CompiledGroup;
+ * const { started } = await startRound(env, group, { max: 16, visibilityMs: 30_000, bytes: 0 });
+ * ```
+ */
+export async function startRound(
+  env: DeliveryEnv,
+  group: CompiledGroup,
+  options: { readonly max: number; readonly visibilityMs: number; readonly bytes: number },
+): Promise<Round> {
+  const { kv, clock, scheduler, committer, store } = env.deps;
+  const { name, id } = group.record;
+  const { max, visibilityMs } = options;
+  for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
+    const now = clock();
+    const visibleUntil = now + visibilityMs;
+    const op = new WriteSet();
+    let checks = 0;
+    let wrote = false;
+    let bytes = options.bytes;
+    let scanned = 0;
+    const picks: { head: DeliveryHead; publishedAt: number; retry: boolean }[] = [];
+    // Full: enough messages, checks or scanning, or (after one message) enough body bytes.
+    const full = () =>
+      picks.length >= max || checks >= MAX_CHECKS - 2 || scanned >= SCAN_LIMIT ||
+      (picks.length + (options.bytes > 0 ? 1 : 0) > 0 && bytes >= MAX_RECEIVE_BYTES);
+    const dueIter = kv.list<DueRecord>({
+      start: keys.dues(id),
+      end: [...keys.dues(id), now + 1],
+    }, { limit: Math.min(max, MAX_CHECKS / 2) });
+    for await (const entry of dueIter) {
+      if (full()) break;
+      op.check(entry).delete(entry.key); // a due entry starts one delivery, once
+      checks += 2; // the entry, and the delivery stream's head
+      picks.push({ head: dueHead(entry.value), publishedAt: entry.value.publishedAt, retry: true });
+      bytes += entry.value.bodySize ?? 0;
+    }
+    const locks = new Map<string, Deno.KvEntryMaybe<OrderLock>>();
+    for (const subscription of group.subscriptions) {
+      if (full()) break;
+      const cursorKey = keys.cursor(id, subscription.topic);
+      const cursorEntry = await kv.get<Cursor>(cursorKey);
+      let cursor = cursorEntry.value ?? { vs: "", index: 0 };
+      const start = cursor;
+      checks++;
+      for await (const { entry, at, next } of env.groups.readLog(subscription.topic, cursor)) {
+        if (full()) break;
+        scanned++;
+        cursor = next;
+        if (!subscription.matches(entry.tag, entry.properties)) continue;
+        const deliverAt = entry.deliverAt ?? 0;
+        if (group.record.ordered && entry.messageGroup !== undefined) {
+          const lockKey = keys.orderLock(id, entry.messageGroup);
+          let lock = locks.get(entry.messageGroup);
+          if (!lock) {
+            lock = await kv.get<OrderLock>(lockKey);
+            locks.set(entry.messageGroup, lock);
+            op.check(lock); // one message of a message group in progress at a time
+            checks++;
+          }
+          if (lock.value) {
+            // Behind the message in progress: wait in commit order. Re-setting the lock
+            // makes a concurrent hand-over retry and see this waiter.
+            const wait: OrderWaitRecord = {
+              messageId: entry.messageId,
+              topic: subscription.topic,
+              publishedAt: entry.publishedAt,
+              ...(entry.deliverAt !== undefined ? { deliverAt: entry.deliverAt } : {}),
+            };
+            op.set(keys.orderWait(id, entry.messageGroup, at.vs, at.index), wait);
+            op.set(lockKey, lock.value);
+            wrote = true;
+            continue;
+          }
+          const taken = { key: lockKey, value: { messageId: entry.messageId }, versionstamp: "" };
+          locks.set(entry.messageGroup, taken);
+          op.set(lockKey, taken.value);
+        }
+        if (deliverAt > now) {
+          putDue(op, id, deliverAt, entryToDue(entry, subscription.topic));
+          wrote = true;
+          continue;
+        }
+        const due = entryToDue(entry, subscription.topic);
+        picks.push({ head: dueHead(due), publishedAt: entry.publishedAt, retry: false });
+        checks++; // the delivery stream's head
+        bytes += entry.bodySize ?? 0;
+      }
+      if (cursor.vs !== start.vs || cursor.index !== start.index) {
+        op.check(cursorEntry).set(cursorKey, cursor); // no two receives route one entry
+        wrote = true;
+      }
+    }
+    if (picks.length === 0 && !wrote) return { started: [], full: false, bytes };
+    const lease: InflightRecord[] = [];
+    const scope = { kv, group, lease, leaseId: monotonicUlid };
+    const started: Started[] = [];
+    for (const pick of picks) {
+      const events: DeliveryEvent[] = [];
+      if (pick.head.state === "retrying") {
+        events.push({
+          type: "DeliveryRetryDue",
+          data: { attempt: pick.head.context.attempt },
+          at: now,
+        });
+      }
+      events.push({
+        type: "DeliveryAttempted",
+        data: { group: name, attempt: pick.head.context.attempt + 1, visibleUntil },
+        at: now,
+      });
+      const steps = appendDelivery(op, store, id, pick.head, events);
+      if (!steps) {
+        throw new TypeError(
+          `Cannot start delivery of ${pick.head.messageId}: the machine refuses it in state ${pick.head.state}`,
+        );
+      }
+      for (const step of steps) await carryOutDelivery(op, scope, step);
+      started.push({ head: steps.at(-1)!.after, publishedAt: pick.publishedAt });
+    }
+    for (let i = 0; i < lease.length; i += LEASE_CHUNK) {
+      op.set(keys.lease(id, visibleUntil, monotonicUlid()), lease.slice(i, i + LEASE_CHUNK));
+    }
+    if (started.length > 0) {
+      scheduler.schedule(op, { kind: "visibilityDue", group: name }, visibleUntil);
+    }
+    const isFull = full();
+    if (await committer.commit(op)) return { started, full: isFull, bytes };
+    await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * (attempt + 1)));
+  }
+  throw new ContentionError(`Cannot receive from ${name}: too many concurrent receivers`);
+}

@@ -1,0 +1,229 @@
+/**
+ * Settling deliveries: reading receipt handles (signature, group, its
+ * incarnation, expiry) and ending attempts (ack, or a failure that the retry
+ * policy turns into a retry or a dead letter). Handles are settled in
+ * chunks, one commit each, every delivery's event appended at the head its
+ * handle names; when a chunk loses, its handles are settled one by one
+ * through the command handler, which reads the stream of a handle that lost
+ * and refuses it naming where the delivery is now.
+ *
+ * @module
+ */
+import { monotonicUlid } from "@std/ulid";
+import type { DeliveryEvent } from "../../domain/events.ts";
+import type { HandleRefusal, ReceiptHandle } from "../../domain/receipt_handle.ts";
+import { nextRetry } from "../../domain/retry_policy.ts";
+import { WriteSet } from "../../store/write_set.ts";
+import { handleCommand } from "../command.ts";
+import type { CompiledGroup } from "../groups/mod.ts";
+import { carryOutDelivery } from "./effects.ts";
+import { type DeliveryEnv, SETTLE_CHUNK } from "./env.ts";
+import { appendDelivery, type DeliveryHead, deliveryStream, replayDelivery } from "./step.ts";
+
+/** Result of settling receipt handles. */
+export interface SettleResult {
+  readonly settled: number;
+  readonly failed: { readonly receiptHandle: string; readonly reason: string }[];
+}
+
+/** How a settle ends a delivery attempt. */
+export type Outcome =
+  | { readonly kind: "ack" }
+  | { readonly kind: "fail"; readonly error: string; readonly delayMs?: number };
+
+/** A delivery to settle: the head its handle (or lease) states, and the text to report it by. */
+export interface Settling {
+  readonly head: DeliveryHead;
+  readonly text: string;
+}
+
+const REFUSALS: Record<HandleRefusal, string> = {
+  "malformed": "receipt handle is malformed",
+  "unknown key": "receipt handle is not signed by this broker (or by a key retired too long ago)",
+  "bad signature": "receipt handle signature does not match: it was altered or not issued here",
+};
+
+/**
+ * The head a verified handle states: in flight on its attempt until its
+ * visibility ends, at the seq it names.
+ *
+ * @example
+ * ```ts
+ * import { handleHead } from "./settle.ts";
+ * handleHead({ group: "ops", groupId: "g1", messageId: "m1", topic: "T", seq: 1,
+ *   attempt: 1, visibleUntil: 30_000 }).state; // "inFlight"
+ * ```
+ */
+export function handleHead(handle: ReceiptHandle): DeliveryHead {
+  return {
+    messageId: handle.messageId,
+    topic: handle.topic,
+    ...(handle.messageGroup !== undefined ? { messageGroup: handle.messageGroup } : {}),
+    seq: handle.seq,
+    state: "inFlight",
+    context: { attempt: handle.attempt, visibleUntil: handle.visibleUntil },
+  };
+}
+
+/**
+ * Reads receipt handle texts for `group`: each is valid (signed by this
+ * broker, for this group and incarnation, not expired) or failed with its
+ * reason. Reading changes nothing.
+ *
+ * @example
+ * ```ts
+ * import { readHandles } from "./settle.ts";
+ * declare const env: import("./env.ts").DeliveryEnv;
+ * declare const group: import("../groups/mod.ts").CompiledGroup;
+ * const { valid, failed } = await readHandles(env, group, ["garbage"]);
+ * ```
+ */
+export async function readHandles(
+  env: DeliveryEnv,
+  group: CompiledGroup,
+  texts: readonly string[],
+): Promise<{ valid: (Settling & { handle: ReceiptHandle })[]; failed: SettleResult["failed"] }> {
+  const now = env.deps.clock();
+  const valid: (Settling & { handle: ReceiptHandle })[] = [];
+  const failed: SettleResult["failed"] = [];
+  for (const text of new Set(texts)) {
+    const reading = await env.receiptKeys.read(text);
+    const reason = !reading.ok
+      ? REFUSALS[reading.reason]
+      : reading.handle.group !== group.record.name
+      ? `receipt handle belongs to group ${reading.handle.group}`
+      : reading.handle.groupId !== group.record.id
+      ? `receipt handle belongs to an earlier group ${group.record.name}, since deleted`
+      : reading.handle.visibleUntil <= now
+      ? "receipt handle expired"
+      : undefined;
+    if (reason !== undefined || !reading.ok) {
+      failed.push({ receiptHandle: text, reason: reason ?? "receipt handle is malformed" });
+    } else {
+      valid.push({ head: handleHead(reading.handle), text, handle: reading.handle });
+    }
+  }
+  return { valid, failed };
+}
+
+/**
+ * The event that ends the current attempt of a delivery at `head` with
+ * `outcome`: acked, failed with its retry time, or dead-lettered when the
+ * retry policy has no attempt left.
+ *
+ * @example
+ * ```ts
+ * import { outcomeEvent } from "./settle.ts";
+ * declare const group: import("../groups/mod.ts").CompiledGroup;
+ * declare const head: import("./step.ts").DeliveryHead;
+ * outcomeEvent(group, head, { kind: "ack" }, Date.now()).type; // "DeliveryAcked"
+ * ```
+ */
+export function outcomeEvent(
+  group: CompiledGroup,
+  head: DeliveryHead,
+  outcome: Outcome,
+  now: number,
+): DeliveryEvent {
+  const attempt = head.context.attempt;
+  if (outcome.kind === "ack") return { type: "DeliveryAcked", data: { attempt }, at: now };
+  const decision = nextRetry(group.record, attempt);
+  if (!decision.retry) {
+    return { type: "DeliveryDeadLettered", data: { attempt, error: outcome.error }, at: now };
+  }
+  return {
+    type: "DeliveryFailed",
+    data: { attempt, error: outcome.error, retryAt: now + (outcome.delayMs ?? decision.delayMs) },
+    at: now,
+  };
+}
+
+/**
+ * Ends the attempts of deliveries at their stated heads with `outcome`.
+ *
+ * @example
+ * ```ts
+ * import { settleHeads } from "./settle.ts";
+ * declare const env: import("./env.ts").DeliveryEnv;
+ * declare const group: import("../groups/mod.ts").CompiledGroup;
+ * declare const items: import("./settle.ts").Settling[];
+ * const { settled, failed } = await settleHeads(env, group, items, { kind: "ack" });
+ * ```
+ */
+export async function settleHeads(
+  env: DeliveryEnv,
+  group: CompiledGroup,
+  items: readonly Settling[],
+  outcome: Outcome,
+): Promise<SettleResult> {
+  const failed: SettleResult["failed"] = [];
+  let settled = 0;
+  for (let i = 0; i < items.length; i += SETTLE_CHUNK) {
+    const chunk = items.slice(i, i + SETTLE_CHUNK);
+    const op = await writeOutcomes(env, group, chunk, outcome);
+    if (op && await env.deps.committer.commit(op)) {
+      settled += chunk.length;
+      continue;
+    }
+    // Some delivery in the chunk moved on: settle one by one to tell which.
+    for (const item of chunk) {
+      const reason = await settleOne(env, group, item, outcome);
+      if (reason === undefined) settled++;
+      else failed.push({ receiptHandle: item.text, reason });
+    }
+  }
+  return { settled, failed };
+}
+
+/** The writes of ending every item's attempt, or undefined when the machine refuses one. */
+async function writeOutcomes(
+  env: DeliveryEnv,
+  group: CompiledGroup,
+  items: readonly Settling[],
+  outcome: Outcome,
+): Promise<WriteSet | undefined> {
+  const { kv, clock, store } = env.deps;
+  const op = new WriteSet();
+  const scope = { kv, group, leaseId: monotonicUlid };
+  const now = clock();
+  for (const item of items) {
+    const steps = appendDelivery(op, store, group.record.id, item.head, [
+      outcomeEvent(group, item.head, outcome, now),
+    ]);
+    if (!steps) return undefined;
+    for (const step of steps) await carryOutDelivery(op, scope, step);
+  }
+  return op;
+}
+
+/** Settles one item through the command handler; returns the reason it was refused, if it was. */
+async function settleOne(
+  env: DeliveryEnv,
+  group: CompiledGroup,
+  item: Settling,
+  outcome: Outcome,
+): Promise<string | undefined> {
+  const { store, committer } = env.deps;
+  return await handleCommand<DeliveryHead, string | undefined>(committer, {
+    what: `settle message ${item.head.messageId} for group ${group.record.name}`,
+    load: async (fresh) => {
+      if (!fresh) return item.head;
+      const { events } = await store.read<DeliveryEvent>(
+        deliveryStream(item.head.messageId, group.record.id),
+      );
+      return replayDelivery(item.head, events);
+    },
+    decide: async (head) => {
+      // The handle names the head it was issued at: once the stream moved past it, it is spent.
+      if (head.seq !== item.head.seq || head.state !== item.head.state) {
+        return {
+          done:
+            `receipt handle already used or superseded: the delivery is now ${head.state} (event ${head.seq})`,
+        };
+      }
+      const op = await writeOutcomes(env, group, [{ ...item, head }], outcome);
+      if (!op) return { done: `receipt handle cannot settle a delivery that is ${head.state}` };
+      return { write: op, result: undefined };
+    },
+  });
+}
