@@ -14,6 +14,9 @@ export interface IdempotentOptions {
   readonly expireInMs?: number;
 }
 
+/** Most runs of a handler whose own checks keep failing (then it throws). */
+const MAX_ATTEMPTS = 20;
+
 /**
  * Wraps a handler whose effects are KV writes added to `op`. Returns a
  * function that resolves `true` when it applied the message, `false` when
@@ -38,7 +41,7 @@ export function idempotent<M extends { messageId: string }>(
   const prefix = options.prefix ?? ["escrow_processed"];
   return async (message) => {
     const marker = [...prefix, message.messageId];
-    for (;;) {
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const op = kv.atomic().check({ key: marker, versionstamp: null });
       op.set(marker, Date.now(), options.expireInMs ? { expireIn: options.expireInMs } : {});
       await handler(message, op);
@@ -47,5 +50,8 @@ export function idempotent<M extends { messageId: string }>(
       if ((await kv.get(marker)).versionstamp !== null) return false;
       // A check the handler added failed: run it again on fresh state.
     }
+    throw new Error(
+      `Cannot process message ${message.messageId}: its handler's checks failed ${MAX_ATTEMPTS} times`,
+    );
   };
 }

@@ -5,17 +5,15 @@
  * @module
  */
 import { NotFoundError } from "../domain/errors.ts";
-import type { TransactionEvent } from "../domain/events.ts";
 import { EventStore } from "../store/event_store.ts";
 import { GroupCommitter } from "../store/group_commit.ts";
-import { readMessage } from "../store/message_store.ts";
 import { Deliveries, PushDispatcher } from "./delivery/mod.ts";
 import type { EngineDeps } from "./deps.ts";
 import { Groups } from "./groups/mod.ts";
 import { Messages } from "./history/mod.ts";
 import { detectSchedulerMode, type Job, Scheduler, type SchedulerMode } from "./jobs/mod.ts";
 import { Publisher, Topics } from "./publishing/mod.ts";
-import { callCheckBack, Transactions } from "./transactions/mod.ts";
+import { CheckBacks, Transactions } from "./transactions/mod.ts";
 
 /** Options of {@linkcode Broker}. */
 export interface BrokerOptions {
@@ -53,6 +51,8 @@ export class Broker {
   readonly publisher: Publisher;
   /** Transactional messages. */
   readonly transactions: Transactions;
+  /** Check-back calls to silent producers. */
+  readonly checkBacks: CheckBacks;
   /** Message queries. */
   readonly messages: Messages;
   /** Consumer groups. */
@@ -65,7 +65,6 @@ export class Broker {
   readonly scheduler: Scheduler;
   readonly #deps: EngineDeps;
   readonly #closing = new AbortController();
-  readonly #checkBackTimeoutMs: number | undefined;
 
   /** Opens a broker on `kv`, detecting whether KV queues exist when asked to. */
   static async open(kv: Deno.Kv, options: BrokerOptions = {}): Promise<Broker> {
@@ -94,10 +93,14 @@ export class Broker {
       fetch: options.fetch ?? ((input, init) => fetch(input, init)),
       closing: this.#closing.signal,
     };
-    this.#checkBackTimeoutMs = options.checkBackTimeoutMs;
     this.topics = new Topics(this.#deps);
     this.publisher = new Publisher(this.#deps, this.topics);
     this.transactions = new Transactions(this.#deps, this.topics);
+    this.checkBacks = new CheckBacks(this.#deps, this.transactions, this.topics, {
+      ...(options.checkBackTimeoutMs !== undefined
+        ? { timeoutMs: options.checkBackTimeoutMs }
+        : {}),
+    });
     this.groups = new Groups(this.#deps, this.topics);
     this.deliveries = new Deliveries(this.#deps, this.groups);
     this.push = new PushDispatcher(this.#deps, this.groups, this.deliveries);
@@ -136,7 +139,7 @@ export class Broker {
         });
         return;
       case "checkBack":
-        await this.#checkBack(job.transactionId, job.check);
+        await this.checkBacks.run(job.transactionId, job.check);
         return;
       case "visibilityDue":
         await this.deliveries.expire(job.group).catch((error) => {
@@ -154,40 +157,5 @@ export class Broker {
         throw new TypeError(`Cannot run job: unknown kind ${JSON.stringify(never)}`);
       }
     }
-  }
-
-  async #checkBack(transactionId: string, check: number): Promise<void> {
-    const view = await this.transactions.get(transactionId);
-    if (view.state !== "checking" || view.checks !== check) return; // stale job
-    const prepared = view.history[0]?.data as { checkUrl?: string } | undefined;
-    const url = prepared?.checkUrl ??
-      (view.producerGroup !== undefined
-        ? (await this.topics.producerGroup(view.producerGroup))?.checkUrl
-        : undefined);
-    const record = await readMessage(this.#deps.kv, view.messageId);
-    let event: TransactionEvent;
-    const at = () => this.#deps.clock();
-    if (url === undefined) {
-      event = {
-        type: "CheckBackFailed",
-        data: { check, error: "no check URL: set checkUrl or the producer group's checkUrl" },
-        at: at(),
-      };
-    } else {
-      const outcome = await callCheckBack(this.#deps.fetch, url, {
-        transactionId,
-        messageId: view.messageId,
-        topic: view.topic,
-        keys: record?.keys ?? [],
-        properties: record?.properties ?? {},
-        checkCount: check,
-        ...(view.tag !== undefined ? { tag: view.tag } : {}),
-        ...(view.producerGroup !== undefined ? { producerGroup: view.producerGroup } : {}),
-      }, this.#checkBackTimeoutMs);
-      event = outcome.ok
-        ? { type: "CheckBackAnswered", data: { check, answer: outcome.answer }, at: at() }
-        : { type: "CheckBackFailed", data: { check, error: outcome.error }, at: at() };
-    }
-    await this.transactions.record(transactionId, event);
   }
 }

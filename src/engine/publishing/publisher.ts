@@ -14,7 +14,8 @@ import { DEDUP_WINDOW_MS } from "../../domain/names.ts";
 import { keys } from "../../store/keys.ts";
 import { type MessageFields, writeMessage } from "../../store/message_store.ts";
 import { WriteSet } from "../../store/write_set.ts";
-import type { EngineDeps } from "../deps.ts";
+import { ContentionError } from "../../domain/errors.ts";
+import { type EngineDeps, MAX_WRITE_ATTEMPTS } from "../deps.ts";
 import type { Topics } from "./topics.ts";
 
 /** What publishing a normal message returns. */
@@ -145,7 +146,7 @@ export class Publisher {
     await this.#topics.require(topic);
     const body = encodeBody(input);
     const dedupKey = input.dedupId !== undefined ? keys.dedup(topic, input.dedupId) : undefined;
-    for (;;) {
+    for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
       // expireIn deletes lazily, so an expired entry may still be read: compare the time too.
       const seen = dedupKey ? await kv.get<DedupRecord>(dedupKey) : undefined;
       if (seen?.value && clock() - seen.value.publishedAt < DEDUP_WINDOW_MS) {
@@ -176,5 +177,6 @@ export class Publisher {
       }
       // Only the dedup check can fail here: loop to return the winner's message.
     }
+    throw new ContentionError(`Cannot publish to ${topic}: its dedup id keeps changing, try again`);
   }
 }

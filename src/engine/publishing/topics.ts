@@ -4,10 +4,10 @@
  *
  * @module
  */
-import { NotFoundError } from "../../domain/errors.ts";
+import { ContentionError, NotFoundError } from "../../domain/errors.ts";
 import { keys } from "../../store/keys.ts";
 import type { Writes } from "../../store/write_set.ts";
-import type { EngineDeps } from "../deps.ts";
+import { type EngineDeps, MAX_WRITE_ATTEMPTS } from "../deps.ts";
 import { commit } from "../../store/commit.ts";
 
 /** A topic as stored. */
@@ -123,10 +123,14 @@ export class Topics {
     checkUrl: string,
   ): Promise<{ group: ProducerGroupRecord; created: boolean }> {
     const { kv, clock } = this.#deps;
-    const group: ProducerGroupRecord = { name, checkUrl, updatedAt: clock() };
-    const previous = await kv.get(keys.producerGroup(name));
-    await commit(kv.atomic().set(keys.producerGroup(name), group));
-    return { group, created: previous.versionstamp === null };
+    for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
+      const group: ProducerGroupRecord = { name, checkUrl, updatedAt: clock() };
+      const previous = await kv.get(keys.producerGroup(name));
+      // Checked: of two creating it at once, one is told "created" and the other "updated".
+      const result = await commit(kv.atomic().check(previous).set(keys.producerGroup(name), group));
+      if (result.ok) return { group, created: previous.versionstamp === null };
+    }
+    throw new ContentionError(`Cannot save producer group ${name}: it keeps changing, try again`);
   }
 
   /** Reads a producer group, or undefined. */

@@ -7,4 +7,5 @@
  */
 export * from "./transactions.ts";
 export * from "./check_back.ts";
+export * from "./check_backs.ts";
 export * from "./replay.ts";

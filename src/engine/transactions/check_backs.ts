@@ -1,0 +1,83 @@
+/**
+ * Running a check-back: the job that asks a silent producer how its local
+ * transaction ended, and records what it said (or why it could not say) as
+ * the transaction's next event.
+ *
+ * @module
+ */
+import type { TransactionEvent } from "../../domain/events.ts";
+import { readMessage } from "../../store/message_store.ts";
+import type { EngineDeps } from "../deps.ts";
+import type { Topics } from "../publishing/mod.ts";
+import { callCheckBack } from "./check_back.ts";
+import type { Transactions } from "./transactions.ts";
+
+/**
+ * Check-back calls to producers.
+ *
+ * @example
+ * ```ts
+ * import { CheckBacks } from "./check_backs.ts";
+ * declare const checkBacks: CheckBacks;
+ * await checkBacks.run("t1", 1);
+ * ```
+ */
+export class CheckBacks {
+  readonly #deps: EngineDeps;
+  readonly #transactions: Transactions;
+  readonly #topics: Topics;
+  readonly #timeoutMs: number | undefined;
+
+  /** Creates the runner; `timeoutMs` bounds one call (default 5 s). */
+  constructor(
+    deps: EngineDeps,
+    transactions: Transactions,
+    topics: Topics,
+    options: { timeoutMs?: number } = {},
+  ) {
+    this.#deps = deps;
+    this.#transactions = transactions;
+    this.#topics = topics;
+    this.#timeoutMs = options.timeoutMs;
+  }
+
+  /**
+   * Runs check-back number `check` of a transaction: asks the producer (at
+   * the transaction's `checkUrl`, else its producer group's) and records the
+   * answer or the failure; a stale job (the transaction moved on) does nothing.
+   */
+  async run(transactionId: string, check: number): Promise<void> {
+    const view = await this.#transactions.get(transactionId);
+    if (view.state !== "checking" || view.checks !== check) return; // stale job
+    const prepared = view.history[0]?.data as { checkUrl?: string } | undefined;
+    const url = prepared?.checkUrl ??
+      (view.producerGroup !== undefined
+        ? (await this.#topics.producerGroup(view.producerGroup))?.checkUrl
+        : undefined);
+    const record = await readMessage(this.#deps.kv, view.messageId);
+    let event: TransactionEvent;
+    const at = () => this.#deps.clock();
+    if (url === undefined) {
+      event = {
+        type: "CheckBackFailed",
+        data: { check, error: "no check URL: set checkUrl or the producer group's checkUrl" },
+        at: at(),
+      };
+    } else {
+      const outcome = await callCheckBack(this.#deps.fetch, url, {
+        transactionId,
+        messageId: view.messageId,
+        topic: view.topic,
+        keys: record?.keys ?? [],
+        properties: record?.properties ?? {},
+        checkCount: check,
+        ...(view.tag !== undefined ? { tag: view.tag } : {}),
+        ...(view.producerGroup !== undefined ? { producerGroup: view.producerGroup } : {}),
+      }, this.#timeoutMs);
+      event = outcome.ok
+        ? { type: "CheckBackAnswered", data: { check, answer: outcome.answer }, at: at() }
+        : { type: "CheckBackFailed", data: { check, error: outcome.error }, at: at() };
+    }
+    await this.#transactions.record(transactionId, event);
+  }
+}
