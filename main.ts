@@ -1,6 +1,7 @@
 /**
  * Escrow's only wiring: read the configuration, open Deno KV, build the
- * broker, serve the HTTP API and run durable jobs until told to stop.
+ * broker, serve the HTTP API and run durable jobs until SIGINT or SIGTERM,
+ * then shut down within 2 s (src/shutdown.ts).
  *
  * @module
  */
@@ -9,6 +10,7 @@ import { bearerAuth } from "hono/bearer-auth";
 import { readConfig } from "./src/config.ts";
 import { Broker } from "./src/engine/broker.ts";
 import { createApp } from "./src/http/app.ts";
+import { GracefulShutdown } from "./src/shutdown.ts";
 
 /** Opens KV at `path`, creating the folder of a file path first. */
 async function openKv(path: string | undefined): Promise<Deno.Kv> {
@@ -44,12 +46,13 @@ if (import.meta.main) {
       );
     },
   }, app.fetch);
-  const shutdown = async () => {
-    await server.shutdown();
-    await broker.stop();
-    kv.close();
-    Deno.exit(0);
-  };
-  Deno.addSignalListener("SIGINT", shutdown);
-  if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", shutdown);
+  // Long polls answer first, so the server's wait for open requests is short; the broker
+  // then finishes its jobs and pushes; all of it bounded by the grace period (src/shutdown.ts).
+  const shutdown = new GracefulShutdown([
+    { waitsFor: "open long polls", run: () => broker.beginShutdown() },
+    { waitsFor: "open HTTP requests", run: () => server.shutdown() },
+    { waitsFor: "jobs, pushes and commits in flight", run: () => broker.stop() },
+    { waitsFor: "the KV database", run: () => kv.close() },
+  ]);
+  shutdown.listen();
 }

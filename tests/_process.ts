@@ -174,6 +174,52 @@ export class BrokerProcess implements AsyncDisposable {
     return status;
   }
 
+  /** Sends `signal` unless the process has exited, without waiting for anything. */
+  signal(signal: Deno.Signal): void {
+    if (!this.exited) killQuietly(this.#child, signal);
+  }
+
+  /**
+   * Waits for the process to exit by itself and for its output to be
+   * drained, and returns its status; throws, showing the output, once
+   * `timeoutMs` has passed (the process keeps running: dispose it).
+   */
+  async waitForExit(timeoutMs = 10_000): Promise<Deno.CommandStatus> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const hang = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new Error(
+              `Cannot wait for the broker to exit: still running after ${timeoutMs} ms\n` +
+                `--- output ---\n${this.output}`,
+            ),
+          ),
+        timeoutMs,
+      );
+    });
+    try {
+      const status = await Promise.race([this.#child.status, hang]);
+      await this.#drained;
+      return status;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Waits until the output matches `pattern` and returns the match. */
+  async waitForOutput(pattern: RegExp, options: WaitOptions = {}): Promise<RegExpExecArray> {
+    try {
+      const match = await waitFor(() => pattern.exec(this.output), (m) => m !== null, {
+        what: `output matching ${pattern}`,
+        ...options,
+      });
+      return match!;
+    } catch (error) {
+      throw new Error(`${(error as Error).message}\n--- output ---\n${this.output}`);
+    }
+  }
+
   /** Kills the process with SIGKILL if it still runs. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.kill("SIGKILL");
