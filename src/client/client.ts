@@ -82,6 +82,10 @@ interface RequestOptions {
   /** Whether repeating the call is harmless. */
   readonly repeatable: boolean;
   readonly extraTimeoutMs?: number;
+  /**
+   * Aborts the call while its answer's headers are awaited; once they have
+   * arrived the body is read to the end regardless (see `#untilHeaders`).
+   */
   readonly signal?: AbortSignal;
 }
 
@@ -254,6 +258,25 @@ export class EscrowClient {
   /**
    * Receives up to `max` messages, long-polling up to `waitSeconds`. Not
    * retried: a lost answer's messages come back after their visibility timeout.
+   *
+   * `signal` ends the long poll only while the answer's headers are still
+   * awaited (the call then rejects with an {@linkcode EscrowNetworkError}).
+   * Once the answer has started arriving, its body is read to the end and its
+   * messages are returned even if `signal` aborts meanwhile: the broker has
+   * leased them to this caller, and throwing them away would leave them in
+   * flight until their visibility timeout. So after aborting, a caller must
+   * still settle (or release) whatever the call returns.
+   *
+   * @example Stopping a long poll without losing what it received
+   * ```ts
+   * import { EscrowClient } from "./client.ts";
+   * const client = new EscrowClient("http://127.0.0.1:8000");
+   * const stop = new AbortController();
+   * setTimeout(() => stop.abort(), 1_000);
+   * const messages = await client.receive("ops", { waitSeconds: 20, signal: stop.signal })
+   *   .catch(() => []); // cut before the answer came: nothing of it is ours to settle
+   * if (messages.length > 0) await client.ack("ops", messages.map((m) => m.receiptHandle));
+   * ```
    */
   async receive(
     group: string,
@@ -354,12 +377,13 @@ export class EscrowClient {
       let text: string;
       try {
         const timeout = AbortSignal.timeout(this.#timeoutMs + (options.extraTimeoutMs ?? 0));
-        response = await this.#fetch(url, {
-          method: options.method,
-          headers,
-          ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
-          signal: options.signal ? AbortSignal.any([timeout, options.signal]) : timeout,
-        });
+        response = await this.#untilHeaders(options.signal, (signal) =>
+          this.#fetch(url, {
+            method: options.method,
+            headers,
+            ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
+            signal: AbortSignal.any([timeout, signal]),
+          }));
         // Reading the answer is part of the exchange: a connection that breaks here is retried too.
         text = await response.text();
       } catch (error) {
@@ -390,6 +414,39 @@ export class EscrowClient {
         );
       }
       return payload as T;
+    }
+  }
+
+  /**
+   * Runs `send` with a signal that follows `signal` only until `send`
+   * resolves (the answer's headers arrived): a later abort must not cut the
+   * body, which may carry messages the broker has already leased to us.
+   */
+  async #untilHeaders(
+    signal: AbortSignal | undefined,
+    send: (signal: AbortSignal) => Promise<Response>,
+  ): Promise<Response> {
+    const cut = new AbortController();
+    if (signal?.aborted) cut.abort(signal.reason);
+    let arrived = false;
+    // The cut waits one microtask, no longer. Headers whose promise had
+    // settled when the abort fired have their continuation below queued
+    // ahead of it, so they are kept. Anything else is cut before a timer or
+    // I/O runs: every moment of delay is one in which the broker may answer
+    // a request about to be cut, and such an answer is lost on the wire with
+    // neither side seeing an abort (a broker in this process, as in tests,
+    // would get that moment on our own event loop).
+    const onAbort = () =>
+      queueMicrotask(() => {
+        if (!arrived) cut.abort(signal?.reason);
+      });
+    signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      const response = await send(cut.signal);
+      arrived = true;
+      return response;
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
     }
   }
 }

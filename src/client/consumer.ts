@@ -17,18 +17,36 @@ export interface ConsumerOptions {
   readonly visibilityTimeoutSeconds?: number;
   /** Called when something fails outside a handler (receive, ack). @default {console.error} */
   readonly onError?: (error: unknown) => void;
+  /**
+   * How long {@linkcode Consumer.stop} lets an open receive answer before
+   * aborting it, in ms. An answer already on its way when the poll is cut is
+   * lost to both sides, its messages in flight until their visibility
+   * timeout; the grace lets such an answer land and be handled. @default {200}
+   */
+  readonly stopGraceMs?: number;
 }
 
 /**
  * Consumes a pull group.
  *
- * @example
+ * {@linkcode Consumer.stop} leaves nothing it received unsettled: every
+ * message a receive returned, even one that answers after `stop()` was
+ * called, is handed to the handler and acked or nacked before `stop()`
+ * resolves. A consumer runs once: {@linkcode Consumer.start} after `stop()`
+ * throws.
+ *
+ * @example Processing one message, then stopping
  * ```ts
  * import { EscrowClient } from "./client.ts";
  * import { Consumer } from "./consumer.ts";
+ * const handled = Promise.withResolvers<void>();
  * const consumer = new Consumer(new EscrowClient("http://127.0.0.1:8000"), "ops",
- *   async (message) => console.log(message.body));
+ *   (message) => {
+ *     console.log(message.body);
+ *     handled.resolve();
+ *   });
  * consumer.start();
+ * await handled.promise;
  * await consumer.stop(); // finishes in-flight work and acks it
  * ```
  */
@@ -41,10 +59,16 @@ export class Consumer {
   readonly #visibilitySeconds: number;
   readonly #onError: (error: unknown) => void;
   readonly #running = new Set<Promise<void>>();
+  readonly #stopGraceMs: number;
+  /** Aborts the open receive (after the grace) and the pause after a failed one. */
   readonly #abort = new AbortController();
+  #stopping = false;
+  /** The open receive, if any. */
+  #receiving: Promise<unknown> | undefined;
   #toAck: string[] = [];
   #flushing: Promise<void> = Promise.resolve();
   #loop: Promise<void> | undefined;
+  #stopped: Promise<void> | undefined;
 
   /** Creates a consumer of `group`; it starts with {@linkcode start}. */
   constructor(
@@ -60,17 +84,48 @@ export class Consumer {
     this.#waitSeconds = options.waitSeconds ?? 20;
     this.#visibilitySeconds = options.visibilityTimeoutSeconds ?? 30;
     this.#onError = options.onError ?? ((error) => console.error("consumer:", error));
+    this.#stopGraceMs = options.stopGraceMs ?? 200;
   }
 
-  /** Starts polling. */
+  /**
+   * Starts polling; calling it again while running does nothing.
+   *
+   * @throws {TypeError} After {@linkcode stop}: a stopped consumer cannot be
+   * restarted (its poll is aborted for good); create a new `Consumer`.
+   */
   start(): void {
+    if (this.#stopping) {
+      throw new TypeError("Cannot start a consumer: it has been stopped; create a new Consumer");
+    }
     this.#loop ??= this.#run();
   }
 
-  /** Stops polling, waits for running handlers, acks their messages, then resolves. */
-  async stop(): Promise<void> {
+  /**
+   * Stops gracefully; calling it again returns the same promise.
+   *
+   * No receive starts after this call. The open long poll gets
+   * `stopGraceMs` to answer, then is aborted. A receive the broker had begun
+   * to answer still returns its messages (see {@linkcode EscrowClient.receive}),
+   * and they are handed to the handler like any other, not released. The
+   * promise resolves once every message this consumer received has been
+   * handled and its ack or nack sent to the broker (failures of those calls
+   * go to `onError`). A poll cut before its answer came leaves its messages
+   * to the broker, which then holds no lease for us or releases the one it
+   * took; only an answer the broker finished sending in the instant of the
+   * cut is lost to both sides and waits out its visibility timeout.
+   */
+  stop(): Promise<void> {
+    this.#stopped ??= this.#shutdown();
+    return this.#stopped;
+  }
+
+  async #shutdown(): Promise<void> {
+    this.#stopping = true;
+    if (this.#receiving) await settledWithin(this.#receiving, this.#stopGraceMs);
     this.#abort.abort();
-    await this.#loop?.catch(() => {});
+    // The loop ends after its last receive, whose messages it has started by then.
+    await this.#loop?.catch((error) => this.#onError(error));
+    // Nothing adds handlers once the loop is over, so this set is the last one.
     await Promise.allSettled([...this.#running]);
     await this.#flushing;
     await this.#flush();
@@ -78,7 +133,7 @@ export class Consumer {
 
   async #run(): Promise<void> {
     const signal = this.#abort.signal;
-    while (!signal.aborted) {
+    while (!this.#stopping) {
       const free = this.#concurrency - this.#running.size;
       if (free <= 0) {
         await Promise.race(this.#running);
@@ -86,18 +141,24 @@ export class Consumer {
       }
       let messages: ReceivedMessage[];
       try {
-        messages = await this.#client.receive(this.#group, {
+        const receiving = this.#client.receive(this.#group, {
           max: free,
           waitSeconds: this.#running.size > 0 ? 1 : this.#waitSeconds,
           visibilityTimeoutSeconds: this.#visibilitySeconds,
           signal,
         });
+        this.#receiving = receiving;
+        messages = await receiving;
       } catch (error) {
-        if (signal.aborted) return;
+        if (this.#stopping) return;
         this.#onError(error);
-        await new Promise((resolve) => setTimeout(resolve, 1_000));
+        await pause(1_000, signal);
         continue;
+      } finally {
+        this.#receiving = undefined;
       }
+      // Even when stop() was called meanwhile: these are leased to us, so
+      // they run now rather than wait out their visibility timeout.
       for (const message of messages) {
         const task = this.#handle(message).finally(() => this.#running.delete(task));
         this.#running.add(task);
@@ -157,5 +218,31 @@ export class Consumer {
     } catch (error) {
       this.#onError(error);
     }
+  }
+}
+
+/** Waits `ms`, or less when `signal` aborts first. */
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
+
+/** Resolves when `promise` settles or `ms` has passed, whichever comes first. */
+async function settledWithin(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    await Promise.race([
+      promise.then(() => {}, () => {}),
+      new Promise<void>((resolve) => timer = setTimeout(resolve, ms)),
+    ]);
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -15,6 +15,7 @@ import { assertMatch } from "@std/assert/match";
 import { assertNotEquals } from "@std/assert/not-equals";
 import { assertRejects } from "@std/assert/rejects";
 import { assertStringIncludes } from "@std/assert/string-includes";
+import { delay } from "@std/async/delay";
 import { encodeBase64 } from "@std/encoding/base64";
 import { EscrowClient, EscrowError, EscrowNetworkError } from "../../src/client/mod.ts";
 import { closedPort, serveLocal, startBroker } from "./_broker.ts";
@@ -490,4 +491,113 @@ Deno.test("a long-poll receive may take its wait on top of the request timeout",
 
   assertEquals(messages, []);
   assert(Date.now() - started >= 700, "the broker held the poll for its wait");
+});
+
+/**
+ * Serves the broker at `target` through a proxy that sends each answer's
+ * status and headers at once but holds its body until {@linkcode release}:
+ * an answer that has started arriving and not finished.
+ */
+function bodyHoldingProxy(target: string) {
+  const gate = Promise.withResolvers<void>();
+  const server = serveLocal(async (request) => {
+    const url = new URL(request.url);
+    const answer = await fetch(`${target}${url.pathname}${url.search}`, {
+      method: request.method,
+      headers: request.headers,
+      ...(request.body ? { body: await request.arrayBuffer() } : {}),
+    });
+    const bytes = new Uint8Array(await answer.arrayBuffer());
+    const body = new ReadableStream<Uint8Array>({
+      async start(controller) {
+        await gate.promise;
+        controller.enqueue(bytes);
+        controller.close();
+      },
+    });
+    return new Response(body, {
+      status: answer.status,
+      headers: { "content-type": answer.headers.get("content-type") ?? "application/json" },
+    });
+  });
+  return {
+    url: server.url,
+    release: () => gate.resolve(),
+    async [Symbol.asyncDispose]() {
+      gate.resolve();
+      await server[Symbol.asyncDispose]();
+    },
+  };
+}
+
+Deno.test("a receive whose signal aborts after the answer's headers arrived still returns its messages", async () => {
+  await using live = await startBroker();
+  await live.client.createTopic("Trade");
+  await live.client.putGroup("ops", { subscriptions: [{ topic: "Trade" }] });
+  const { messageId } = await live.client.publish("Trade", { body: 1 });
+  await using proxy = bodyHoldingProxy(live.url);
+  const headers = Promise.withResolvers<void>();
+  const client = new EscrowClient(proxy.url, {
+    fetch: async (input, init) => {
+      const response = await fetch(input, init);
+      headers.resolve();
+      return response;
+    },
+  });
+  const stop = new AbortController();
+
+  const receiving = client.receive("ops", { waitSeconds: 1, signal: stop.signal });
+  receiving.catch(() => {}); // a failure surfaces at the await below, not as an uncaught error
+  await headers.promise;
+  await delay(10); // the client has taken the headers in
+  stop.abort();
+  await delay(50); // the abort has long been seen before the body comes
+  proxy.release();
+  const messages = await receiving;
+
+  assertEquals(messages.map((m) => m.messageId), [messageId]);
+  const settled = await live.client.ack("ops", messages.map((m) => m.receiptHandle));
+  assertEquals([settled.acked, settled.failed], [1, []], "the returned lease is the live one");
+});
+
+Deno.test("a receive whose signal aborts in the turn its headers arrive still returns its messages", async () => {
+  await using live = await startBroker();
+  await live.client.createTopic("Trade");
+  await live.client.putGroup("ops", { subscriptions: [{ topic: "Trade" }] });
+  const { messageId } = await live.client.publish("Trade", { body: 1 });
+  await using proxy = bodyHoldingProxy(live.url);
+  const stop = new AbortController();
+  // The abort runs as soon as the headers are in, ahead of the client's own
+  // code after `fetch`: as when stop() races the broker's answer.
+  const client = new EscrowClient(proxy.url, {
+    fetch: (input, init) => {
+      const response = fetch(input, init);
+      response.then(() => stop.abort(), () => {});
+      return response;
+    },
+  });
+
+  const receiving = client.receive("ops", { waitSeconds: 1, signal: stop.signal });
+  receiving.catch(() => {}); // a failure surfaces at the await below, not as an uncaught error
+  await delay(50);
+  proxy.release();
+  const messages = await receiving;
+
+  assert(stop.signal.aborted);
+  assertEquals(messages.map((m) => m.messageId), [messageId]);
+  assertEquals((await live.client.ack("ops", [messages[0]!.receiptHandle])).acked, 1);
+});
+
+Deno.test("a receive whose signal aborts while the long poll waits ends at once with an EscrowNetworkError", async () => {
+  await using live = await startBroker();
+  await live.client.createTopic("Trade");
+  await live.client.putGroup("ops", { subscriptions: [{ topic: "Trade" }] });
+  const stop = new AbortController();
+
+  const receiving = live.client.receive("ops", { waitSeconds: 20, signal: stop.signal });
+  await delay(100);
+  stop.abort();
+  const error = await assertRejects(() => receiving, EscrowNetworkError);
+
+  assertEquals(error.cause, stop.signal.reason, "cut by the abort, not by the request timeout");
 });

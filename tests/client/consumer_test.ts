@@ -8,6 +8,7 @@
 import { assert } from "@std/assert/assert";
 import { assertEquals } from "@std/assert/equals";
 import { assertGreaterOrEqual } from "@std/assert/greater-or-equal";
+import { assertThrows } from "@std/assert/throws";
 import { delay } from "@std/async/delay";
 import { Consumer, EscrowClient, type ReceivedMessage } from "../../src/client/mod.ts";
 import { serveLocal, startBroker, type TestBroker, waitFor } from "./_broker.ts";
@@ -203,4 +204,238 @@ Deno.test("stop() waits for running handlers, acks them, then resolves; no recei
   assertEquals(sent("receive"), receivesAtStop, "no receive after stop");
   assertEquals(started.length, 2);
   assert(receivesAtStop >= 1);
+});
+
+/**
+ * A proxy in front of `live` that delays each receive answer once the broker
+ * has given it: with `"body"` it sends the status and headers at once and
+ * holds the body until {@linkcode release} (an answer that has begun to
+ * arrive); with a number of ms it holds the whole answer that long (an
+ * answer on its way).
+ */
+function receiveDelayingProxy(live: TestBroker, hold: "body" | number) {
+  const gate = Promise.withResolvers<void>();
+  const server = serveLocal(async (request) => {
+    const url = new URL(request.url);
+    const answer = await fetch(`${live.url}${url.pathname}${url.search}`, {
+      method: request.method,
+      headers: request.headers,
+      ...(request.body ? { body: await request.arrayBuffer() } : {}),
+    });
+    const bytes = new Uint8Array(await answer.arrayBuffer());
+    const held = url.pathname.endsWith("/receive");
+    if (held && hold !== "body") await delay(hold);
+    const body = new ReadableStream<Uint8Array>({
+      async start(controller) {
+        if (held && hold === "body") await gate.promise;
+        controller.enqueue(bytes);
+        controller.close();
+      },
+    });
+    return new Response(body, {
+      status: answer.status,
+      headers: { "content-type": answer.headers.get("content-type") ?? "application/json" },
+    });
+  });
+  return {
+    url: server.url,
+    release: () => gate.resolve(),
+    async [Symbol.asyncDispose]() {
+      gate.resolve();
+      await server[Symbol.asyncDispose]();
+    },
+  };
+}
+
+Deno.test("stop() during a receive whose answer has begun arriving runs its message and acks it before resolving", async () => {
+  await using live = await startBroker();
+  await setUp(live);
+  const [id] = await publishMany(live, 1);
+  await using proxy = receiveDelayingProxy(live, "body");
+  const headers = Promise.withResolvers<void>();
+  const client = new EscrowClient(proxy.url, {
+    fetch: async (input, init) => {
+      const response = await fetch(input, init);
+      if (String(input).endsWith("/receive")) headers.resolve();
+      return response;
+    },
+  });
+  const handled: string[] = [];
+  const errors: unknown[] = [];
+  const consumer = new Consumer(client, "ops", (message) => {
+    handled.push(message.messageId);
+  }, { waitSeconds: 1, onError: (e) => errors.push(e) });
+
+  consumer.start();
+  await headers.promise;
+  const stopping = consumer.stop();
+  await delay(50); // stop() has aborted the poll; the body is still held
+  const handledBeforeBody = handled.length;
+  proxy.release();
+  await stopping;
+
+  assertEquals(handledBeforeBody, 0);
+  assertEquals(handled, [id]);
+  assertEquals((await live.client.getMessage(id!)).deliveries[0]?.state, "acked");
+  assertEquals(errors, []);
+});
+
+Deno.test("stop() lets an answer already on its way land: its message is handled and acked", async () => {
+  await using live = await startBroker();
+  await setUp(live);
+  const [id] = await publishMany(live, 1);
+  await using proxy = receiveDelayingProxy(live, 50); // the broker has answered; 50 ms on the wire
+  const handled: string[] = [];
+  const errors: unknown[] = [];
+  const consumer = new Consumer(new EscrowClient(proxy.url), "ops", (message) => {
+    handled.push(message.messageId);
+  }, { waitSeconds: 1, onError: (e) => errors.push(e) });
+
+  consumer.start();
+  await consumer.stop();
+
+  assertEquals(handled, [id]);
+  assertEquals((await live.client.getMessage(id!)).deliveries[0]?.state, "acked");
+  assertEquals(errors, []);
+});
+
+Deno.test("stop() never strands a message: each is handled and acked, or at once receivable again", async () => {
+  await using live = await startBroker();
+  await setUp(live);
+  /** How one round stops its consumer; `publish` puts one message in the group. */
+  type Round = {
+    name: string;
+    run: (consumer: Consumer, publish: () => Promise<void>, round: RoundState) => Promise<void>;
+  };
+  type RoundState = { sent: () => number; started: () => number; hold: (held: boolean) => void };
+  const stopAfter = (ms: number): Round => ({
+    name: `stop ${ms} ms after start`,
+    run: async (consumer, publish) => {
+      await publish();
+      consumer.start();
+      await delay(ms);
+      await consumer.stop();
+    },
+  });
+  const rounds: Round[] = [
+    {
+      name: "stop right away",
+      run: async (consumer, publish) => {
+        await publish();
+        consumer.start();
+        await consumer.stop();
+      },
+    },
+    stopAfter(0),
+    stopAfter(2),
+    stopAfter(5),
+    stopAfter(15),
+    {
+      name: "stop once the receive was sent, as a message arrives for the waiting poll",
+      run: async (consumer, publish, round) => {
+        consumer.start();
+        await waitFor(round.sent, (n) => n >= 1, { what: "the receive to be sent" });
+        await delay(50); // the broker holds the poll
+        await publish();
+        await consumer.stop();
+      },
+    },
+    {
+      // The cut poll may still be open on the broker when the message comes:
+      // what it leases for a consumer gone must be released, not kept.
+      name: "stop while the poll waits, then a message arrives",
+      run: async (consumer, publish, round) => {
+        consumer.start();
+        await waitFor(round.sent, (n) => n >= 1, { what: "the receive to be sent" });
+        await delay(50); // the broker holds the poll
+        await consumer.stop();
+        await publish();
+      },
+    },
+    {
+      name: "stop while a handler runs",
+      run: async (consumer, publish, round) => {
+        round.hold(true);
+        await publish();
+        consumer.start();
+        await waitFor(round.started, (n) => n >= 1, { what: "the handler to start" });
+        const stopping = consumer.stop();
+        await delay(50);
+        round.hold(false);
+        await stopping;
+      },
+    },
+  ];
+
+  let published = 0;
+  for (const round of [...rounds, ...rounds]) {
+    const { client, sent } = countingClient(live);
+    const ids: string[] = [];
+    const handled = new Set<string>();
+    let release = Promise.withResolvers<void>();
+    release.resolve();
+    let stopped = false;
+    const late: string[] = [];
+    const errors: unknown[] = [];
+    const consumer = new Consumer(client, "ops", async (message) => {
+      handled.add(message.messageId);
+      await release.promise;
+      if (stopped) late.push(message.messageId);
+    }, { waitSeconds: 5, onError: (e) => errors.push(e) });
+
+    await round.run(consumer, async () => {
+      ids.push((await live.client.publish("Trade", { body: published++ })).messageId);
+    }, {
+      sent: () => sent("receive"),
+      started: () => handled.size,
+      hold: (held) => {
+        if (held) release = Promise.withResolvers<void>();
+        else release.resolve();
+      },
+    });
+    stopped = true;
+
+    const what = `${round.name}:`;
+    assertEquals(late, [], `${what} no handler ran after stop() resolved`);
+    for (const id of handled) {
+      const delivery = (await live.client.getMessage(id)).deliveries[0];
+      assertEquals(delivery?.state, "acked", `${what} a handled message was acked by stop()`);
+    }
+    // The rest must not sit in flight until their 30 s visibility timeout:
+    // the broker has them ready again (a short grace covers its noticing the
+    // aborted poll, far below the timeout).
+    const left = ids.filter((id) => !handled.has(id));
+    const back = new Map<string, string>();
+    await waitFor(
+      async () => {
+        for (const m of await live.client.receive("ops", { waitSeconds: 0 })) {
+          back.set(m.messageId, m.receiptHandle);
+        }
+        return [...back.keys()];
+      },
+      (got) => left.every((id) => got.includes(id)),
+      {
+        what: `${what} unhandled messages ${JSON.stringify(left)} receivable again`,
+        timeoutMs: 2_000,
+      },
+    );
+    assertEquals([...back.keys()].sort(), left.sort(), `${what} only unhandled ones come back`);
+    if (back.size > 0) await live.client.ack("ops", [...back.values()]);
+    assertEquals(errors, [], what);
+  }
+
+  const stats = await live.client.getGroup("ops");
+  assertEquals([stats.acked, stats.inFlight, stats.retrying], [published, 0, 0]);
+});
+
+Deno.test("start() after stop() throws a TypeError; stop() again returns the same promise", async () => {
+  await using live = await startBroker();
+  await setUp(live);
+  const consumer = new Consumer(live.client, "ops", () => {}, { waitSeconds: 1 });
+  consumer.start();
+  const stopping = consumer.stop();
+
+  assert(consumer.stop() === stopping);
+  await stopping;
+  assertThrows(() => consumer.start(), TypeError, "Cannot start a consumer: it has been stopped");
 });
