@@ -174,7 +174,8 @@ export const groupsRouter = newRouter()
   })
   .openapi(receive, async (c) => {
     const body = c.req.valid("json");
-    const messages = await c.var.broker.deliveries.receive(c.req.valid("param").group, {
+    const { group } = c.req.valid("param");
+    const messages = await c.var.broker.deliveries.receive(group, {
       ...(body.max !== undefined ? { max: body.max } : {}),
       waitMs: (body.waitSeconds ?? 0) * 1000,
       ...(body.visibilityTimeoutSeconds !== undefined
@@ -182,6 +183,18 @@ export const groupsRouter = newRouter()
         : {}),
       signal: c.req.raw.signal,
     });
+    // A consumer that goes away before the answer reaches it never holds these: give them
+    // back at once rather than after their visibility timeout.
+    const release = () =>
+      c.var.broker.deliveries.release(group, messages.map((m) => m.receiptHandle))
+        .catch((error) => console.error("cannot release an undelivered receive", error));
+    if (messages.length > 0) {
+      if (c.req.raw.signal.aborted) {
+        await release();
+        return c.json({ messages: [] }, 200);
+      }
+      (c.env as Partial<Deno.ServeHandlerInfo> | undefined)?.completed?.catch(release);
+    }
     return c.json({ messages: messages.map((m) => toWireMessage(m, { withHandle: true })) }, 200);
   })
   .openapi(ack, async (c) => {

@@ -9,7 +9,7 @@
  */
 import type { StoredEvent } from "../domain/events.ts";
 import { keys, type StreamKind } from "./keys.ts";
-import type { Writes } from "./write_set.ts";
+import { type Writes, WriteSet } from "./write_set.ts";
 
 /** A stream's events and its version (the seq of its last event, 0 when empty). */
 export interface StreamRead<E extends StoredEvent> {
@@ -59,17 +59,40 @@ export class EventStore {
    * Adds to `op` the check that `stream` is still at `expectedVersion` and the
    * writes of `events` after it. The commit fails (`ok: false`) when another
    * writer appended first.
+   *
+   * With `guardedBy`, the stream is new (`expectedVersion` 0) and its start is
+   * guarded by one check that `op` already carries on the record that hands
+   * such streams out (a consumer group's cursor in a topic log: only the
+   * commit that moves it past an entry can start that entry's delivery), so
+   * one check stands for many appends. It throws unless `op` is a
+   * {@linkcode WriteSet} that checks that key.
    */
   append<W extends Writes>(
     op: W,
     stream: StreamId,
     expectedVersion: number,
     events: readonly StoredEvent[],
+    options: { readonly guardedBy?: Deno.KvKey } = {},
   ): W {
     if (events.length === 0) {
       throw new RangeError("Cannot append: no events given");
     }
-    op.check({ key: keys.event(stream.kind, stream.id, expectedVersion + 1), versionstamp: null });
+    if (options.guardedBy === undefined) {
+      op.check({
+        key: keys.event(stream.kind, stream.id, expectedVersion + 1),
+        versionstamp: null,
+      });
+    } else if (expectedVersion !== 0) {
+      throw new RangeError(
+        `Cannot append to ${stream.id} under a batch guard: current value is version ${expectedVersion}, expected 0`,
+      );
+    } else if (!(op instanceof WriteSet) || !op.isChecked(options.guardedBy)) {
+      throw new TypeError(
+        `Cannot append to ${stream.id} under a batch guard: the operation does not check ${
+          JSON.stringify(options.guardedBy)
+        }`,
+      );
+    }
     events.forEach((event, i) => {
       op.set(keys.event(stream.kind, stream.id, expectedVersion + 1 + i), event);
     });

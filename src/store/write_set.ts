@@ -129,6 +129,7 @@ export function keyText(key: Deno.KvKey): string {
 export class WriteSet implements Writes {
   readonly #steps: Step[] = [];
   readonly #sums = new Map<string, { kind: "sum"; key: Deno.KvKey; n: bigint }>();
+  readonly #checked = new Set<string>();
   readonly visible: VisibleEntry[] = [];
   /** What to do once this change committed (log lines, alerts): never before. */
   readonly afterCommit: (() => void)[] = [];
@@ -147,6 +148,7 @@ export class WriteSet implements Writes {
         check: { key: check.key, versionstamp: check.versionstamp },
       });
       this.checks++;
+      this.#checked.add(keyText(check.key));
       this.bytes += estimateSize(check.key);
     }
     return this;
@@ -203,6 +205,11 @@ export class WriteSet implements Writes {
     this.visible.push({ topic, entry });
     this.bytes += estimateSize(entry);
     return this;
+  }
+
+  /** Whether this change checks `key`. */
+  isChecked(key: Deno.KvKey): boolean {
+    return this.#checked.has(keyText(key));
   }
 
   /** Keys this change checks (what it read and relies on). */

@@ -47,6 +47,13 @@ export interface ReceiveOptions {
   readonly signal?: AbortSignal;
 }
 
+/** How a delivery the consumer never got ends its attempt: deliverable again at once. */
+const RELEASED = {
+  kind: "fail",
+  error: "released: the consumer went away before the messages reached it",
+  delayMs: 0,
+} as const;
+
 /** Most messages one receive returns. */
 export const MAX_RECEIVE = 256;
 /** Most commit rounds of one receive (each starts up to ~88 deliveries). */
@@ -144,6 +151,16 @@ export class Deliveries {
   /** Fails deliveries with a reason (push failures use this). */
   async fail(groupName: string, handles: readonly string[], error: string): Promise<SettleResult> {
     return await this.#settle(groupName, handles, { kind: "fail", error });
+  }
+
+  /**
+   * Gives deliveries back at once, for a consumer that never got them (its
+   * connection closed before the answer reached it): each attempt fails with
+   * a "released" reason and is deliverable again now. A handle already
+   * settled is left alone.
+   */
+  async release(groupName: string, handles: readonly string[]): Promise<SettleResult> {
+    return await this.#settle(groupName, handles, RELEASED);
   }
 
   /**

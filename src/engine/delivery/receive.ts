@@ -5,7 +5,11 @@
  * keeping what its subscriptions match. Everything one round finds is one
  * commit: the cursor moves (checked against the cursor read), each due entry
  * taken is deleted (checked), and each delivery's events are appended at its
- * stream's expected version (checked), with one lease entry for all of them.
+ * stream's expected version, with one lease entry for all of them. A
+ * delivery started from a due entry has its own check on its stream's head;
+ * the deliveries started from a topic log are new streams guarded by the
+ * cursor's check (one checked batch record: only the commit that moves the
+ * cursor past an entry can start that entry's delivery).
  * A round stops at {@linkcode MAX_CHECKS}; the receive runs another round for
  * the rest.
  *
@@ -92,7 +96,8 @@ export async function startRound(
     let wrote = false;
     let bytes = options.bytes;
     let scanned = 0;
-    const picks: { head: DeliveryHead; publishedAt: number; retry: boolean }[] = [];
+    /** What to start; a pick from a topic log is guarded by the check on its cursor. */
+    const picks: { head: DeliveryHead; publishedAt: number; guardedBy?: Deno.KvKey }[] = [];
     // Full: enough messages, checks or scanning, or (after one message) enough body bytes.
     const full = () =>
       picks.length >= max || checks >= MAX_CHECKS - 2 || scanned >= SCAN_LIMIT ||
@@ -105,7 +110,7 @@ export async function startRound(
       if (full()) break;
       op.check(entry).delete(entry.key); // a due entry starts one delivery, once
       checks += 2; // the entry, and the delivery stream's head
-      picks.push({ head: dueHead(entry.value), publishedAt: entry.value.publishedAt, retry: true });
+      picks.push({ head: dueHead(entry.value), publishedAt: entry.value.publishedAt });
       bytes += entry.value.bodySize ?? 0;
     }
     const locks = new Map<string, Deno.KvEntryMaybe<OrderLock>>();
@@ -155,8 +160,7 @@ export async function startRound(
           continue;
         }
         const due = entryToDue(entry, subscription.topic);
-        picks.push({ head: dueHead(due), publishedAt: entry.publishedAt, retry: false });
-        checks++; // the delivery stream's head
+        picks.push({ head: dueHead(due), publishedAt: entry.publishedAt, guardedBy: cursorKey });
         bytes += entry.bodySize ?? 0;
       }
       if (cursor.vs !== start.vs || cursor.index !== start.index) {
@@ -182,7 +186,14 @@ export async function startRound(
         data: { group: name, attempt: pick.head.context.attempt + 1, visibleUntil },
         at: now,
       });
-      const steps = appendDelivery(op, store, id, pick.head, events);
+      const steps = appendDelivery(
+        op,
+        store,
+        id,
+        pick.head,
+        events,
+        pick.guardedBy ? { guardedBy: pick.guardedBy } : {},
+      );
       if (!steps) {
         throw new TypeError(
           `Cannot start delivery of ${pick.head.messageId}: the machine refuses it in state ${pick.head.state}`,

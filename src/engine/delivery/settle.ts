@@ -156,23 +156,28 @@ export async function settleHeads(
   items: readonly Settling[],
   outcome: Outcome,
 ): Promise<SettleResult> {
-  const failed: SettleResult["failed"] = [];
-  let settled = 0;
+  const chunks: Settling[][] = [];
   for (let i = 0; i < items.length; i += SETTLE_CHUNK) {
-    const chunk = items.slice(i, i + SETTLE_CHUNK);
+    chunks.push(items.slice(i, i + SETTLE_CHUNK));
+  }
+  // Chunks touch different streams: they commit side by side (and share commits).
+  const results = await Promise.all(chunks.map(async (chunk) => {
+    const failed: SettleResult["failed"] = [];
     const op = await writeOutcomes(env, group, chunk, outcome);
-    if (op && await env.deps.committer.commit(op)) {
-      settled += chunk.length;
-      continue;
-    }
+    if (op && await env.deps.committer.commit(op)) return { settled: chunk.length, failed };
     // Some delivery in the chunk moved on: settle one by one to tell which.
+    let settled = 0;
     for (const item of chunk) {
       const reason = await settleOne(env, group, item, outcome);
       if (reason === undefined) settled++;
       else failed.push({ receiptHandle: item.text, reason });
     }
-  }
-  return { settled, failed };
+    return { settled, failed };
+  }));
+  return {
+    settled: results.reduce((sum, r) => sum + r.settled, 0),
+    failed: results.flatMap((r) => r.failed),
+  };
 }
 
 /** The writes of ending every item's attempt, or undefined when the machine refuses one. */

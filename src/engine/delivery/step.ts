@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { transition } from "xstate";
+import { pureTransition } from "../../../machines/pure_transition.ts";
 import {
   type DeliveryAction,
   type DeliveryContext,
@@ -79,7 +79,7 @@ export function decideDelivery(
   event: DeliveryEvent,
 ): DeliveryStep | undefined {
   const snapshot = deliveryMachine.resolveState({ value: head.state, context: head.context });
-  const [next, actions] = transition(deliveryMachine, snapshot, event);
+  const [next, actions] = pureTransition(deliveryMachine, snapshot, event);
   // XState returns the very same snapshot when no transition is enabled.
   if (next === snapshot) return undefined;
   return {
@@ -97,8 +97,9 @@ export function decideDelivery(
 
 /**
  * Decides `events` one after another from `head` and adds their append at
- * `head.seq` (checked) to `op`; returns the steps, or undefined (and adds
- * nothing) when the machine refuses one of them.
+ * `head.seq` (checked, or for a new stream guarded by a check `op` carries:
+ * see `EventStore.append`) to `op`; returns the steps, or undefined (and
+ * adds nothing) when the machine refuses one of them.
  *
  * @example
  * ```ts
@@ -118,6 +119,7 @@ export function appendDelivery(
   groupId: string,
   head: DeliveryHead,
   events: readonly DeliveryEvent[],
+  options: { readonly guardedBy?: Deno.KvKey } = {},
 ): DeliveryStep[] | undefined {
   const steps: DeliveryStep[] = [];
   let at = head;
@@ -127,7 +129,7 @@ export function appendDelivery(
     steps.push(step);
     at = step.after;
   }
-  store.append(op, deliveryStream(head.messageId, groupId), head.seq, events);
+  store.append(op, deliveryStream(head.messageId, groupId), head.seq, events, options);
   return steps;
 }
 
@@ -146,7 +148,7 @@ export function replayDelivery(
   events: readonly DeliveryEvent[],
 ): DeliveryHead {
   let snapshot = deliveryMachine.resolveState({ value: "pending", context: { attempt: 0 } });
-  for (const event of events) [snapshot] = transition(deliveryMachine, snapshot, event);
+  for (const event of events) [snapshot] = pureTransition(deliveryMachine, snapshot, event);
   return {
     messageId: of.messageId,
     topic: of.topic,

@@ -6,7 +6,8 @@
  */
 import { decodeBody, type WireBody } from "../../domain/body.ts";
 import { NotFoundError } from "../../domain/errors.ts";
-import { getInitialSnapshot, transition } from "xstate";
+import { getInitialSnapshot } from "xstate";
+import { pureTransition } from "../../../machines/pure_transition.ts";
 import { deliveryMachine, type DeliveryState } from "../../../machines/delivery.ts";
 import type { DeliveryEvent, MessageEvent, StoredEvent } from "../../domain/events.ts";
 import type { MessageRecord } from "../../domain/message.ts";
@@ -62,7 +63,7 @@ export function deliveryView(group: string, events: readonly DeliveryEvent[]): D
   let ackedAt: number | undefined;
   let deadLetteredAt: number | undefined;
   for (const event of events) {
-    [snapshot] = transition(deliveryMachine, snapshot, event);
+    [snapshot] = pureTransition(deliveryMachine, snapshot, event);
     switch (event.type) {
       case "DeliveryAttempted":
         attempts.push({ attempt: event.data.attempt, at: event.at });

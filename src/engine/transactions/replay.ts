@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { initialTransition, type SnapshotFrom, transition } from "xstate";
+import { initialTransition, type SnapshotFrom } from "xstate";
+import { pureTransition } from "../../../machines/pure_transition.ts";
 import { transactionMachine } from "../../../machines/transaction.ts";
 import type { TransactionEvent } from "../../domain/events.ts";
 
@@ -32,7 +33,7 @@ export function replayTransaction(events: readonly TransactionEvent[]): Transact
   }
   let [snapshot] = initialTransition(transactionMachine, { prepared: first.data, at: first.at });
   for (const event of rest) {
-    [snapshot] = transition(transactionMachine, snapshot, event);
+    [snapshot] = pureTransition(transactionMachine, snapshot, event);
   }
   return snapshot;
 }

@@ -10,7 +10,7 @@
  * @module
  */
 import { monotonicUlid } from "@std/ulid";
-import { transition } from "xstate";
+import { pureTransition } from "../../../machines/pure_transition.ts";
 import {
   type ArmCheckTimerParams,
   FINAL_STATES,
@@ -178,7 +178,7 @@ export class Transactions {
         value: "prepared",
         context: { ...prepared, checks: 0, preparedAt: at },
       });
-      const [snapshot, actions] = transition(transactionMachine, initial, events[1]!);
+      const [snapshot, actions] = pureTransition(transactionMachine, initial, events[1]!);
       const op = new WriteSet();
       const record = writeMessage(
         op,
@@ -312,7 +312,7 @@ export class Transactions {
           }
           return { done: { view: viewOf(snapshot, events), appended: false } };
         }
-        const [next, actions] = transition(transactionMachine, snapshot, event);
+        const [next, actions] = pureTransition(transactionMachine, snapshot, event);
         loaded.next = next;
         const op = new WriteSet();
         store.append(op, stream(transactionId), events.length, [event]);
