@@ -60,12 +60,13 @@ export class EventStore {
    * writes of `events` after it. The commit fails (`ok: false`) when another
    * writer appended first.
    *
-   * With `guardedBy`, the stream is new (`expectedVersion` 0) and its start is
-   * guarded by one check that `op` already carries on the record that hands
-   * such streams out (a consumer group's cursor in a topic log: only the
-   * commit that moves it past an entry can start that entry's delivery), so
-   * one check stands for many appends. It throws unless `op` is a
-   * {@linkcode WriteSet} that checks that key.
+   * With `guardedBy`, the stream's next event is guarded by a check that `op`
+   * already carries on the record that hands that event out, written with
+   * the event at `expectedVersion` and the only way to the next one (a
+   * delivery's due entry; a consumer group's cursor, for the new delivery
+   * streams of the log entries it passes), so one check can stand for many
+   * appends. It throws unless `op` is a {@linkcode WriteSet} that checks
+   * that key.
    */
   append<W extends Writes>(
     op: W,
@@ -82,10 +83,6 @@ export class EventStore {
         key: keys.event(stream.kind, stream.id, expectedVersion + 1),
         versionstamp: null,
       });
-    } else if (expectedVersion !== 0) {
-      throw new RangeError(
-        `Cannot append to ${stream.id} under a batch guard: current value is version ${expectedVersion}, expected 0`,
-      );
     } else if (!(op instanceof WriteSet) || !op.isChecked(options.guardedBy)) {
       throw new TypeError(
         `Cannot append to ${stream.id} under a batch guard: the operation does not check ${

@@ -146,7 +146,9 @@ export class GroupCommitter {
       }
       const myChecks = w.checkedKeys();
       const myWrites = w.writtenKeys();
-      const clashes = myChecks.some((k) => checked.has(k) || written.has(k)) ||
+      // A change may not read (check) what another writes, nor write what another
+      // reads; two changes that only check one key mean the same by it.
+      const clashes = myChecks.some((k) => written.has(k)) ||
         myWrites.some((k) => checked.has(k));
       if (clashes && batch.length > 0) {
         rest.push(pending);

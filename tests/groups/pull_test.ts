@@ -160,7 +160,7 @@ Deno.test("a message in flight is not received again while its visibility timeou
   assertEquals(await receive(api, "ops"), []);
 });
 
-Deno.test("concurrent receives never hand out the same message twice", async () => {
+Deno.test("concurrent receives in one process queue behind each other and hand out every message once (two brokers race in races_test.ts)", async () => {
   await using api = await openGroupsApi();
   await setUp(api);
   const ids = await publishOps(api, 30);

@@ -4,6 +4,7 @@ import type { StoredEvent } from "../../src/domain/events.ts";
 import { EventStore } from "../../src/store/event_store.ts";
 import { BODY_CHUNK_SIZE, readBody, writeMessage } from "../../src/store/message_store.ts";
 import { keys } from "../../src/store/keys.ts";
+import { WriteSet } from "../../src/store/write_set.ts";
 
 const stream = { kind: "tx", id: "t1" } as const;
 const event = (n: number): StoredEvent => ({ type: "Happened", data: { n }, at: n });
@@ -87,4 +88,20 @@ Deno.test("a small body stays inside the message record", async () => {
   assertEquals(record.bodyChunks, 0);
   assertEquals(await readBody(kv, record), bytes);
   assertEquals((await Array.fromAsync(kv.list({ prefix: keys.bodyChunks("m2") }))).length, 0);
+});
+
+Deno.test("an append under a batch guard that the operation does not check is refused before anything is written", async () => {
+  using kv = await Deno.openKv(":memory:");
+  const store = new EventStore(kv);
+  const event = { type: "MessagePublished", data: { topic: "T" }, at: 1 };
+  const unguarded = new WriteSet();
+  assertThrows(
+    () => store.append(unguarded, { kind: "msg", id: "m1" }, 0, [event], { guardedBy: ["cursor"] }),
+    TypeError,
+    "does not check",
+  );
+  assertEquals(unguarded.mutations, 0);
+  const guarded = new WriteSet().check({ key: ["cursor"], versionstamp: null });
+  store.append(guarded, { kind: "msg", id: "m1" }, 0, [event], { guardedBy: ["cursor"] });
+  assertEquals([guarded.checks, guarded.mutations], [1, 1]);
 });

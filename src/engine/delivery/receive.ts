@@ -5,11 +5,13 @@
  * keeping what its subscriptions match. Everything one round finds is one
  * commit: the cursor moves (checked against the cursor read), each due entry
  * taken is deleted (checked), and each delivery's events are appended at its
- * stream's expected version, with one lease entry for all of them. A
- * delivery started from a due entry has its own check on its stream's head;
- * the deliveries started from a topic log are new streams guarded by the
- * cursor's check (one checked batch record: only the commit that moves the
- * cursor past an entry can start that entry's delivery).
+ * stream's expected version, with one lease entry for all of them. Each
+ * append is guarded by the checked record that hands its event out: a due
+ * entry (written with the event at the seq it names, and the only way to
+ * the delivery's next event: a retrying or redriven delivery takes nothing
+ * else), or the cursor, for the new streams of the log entries it passes
+ * (only the commit that moves the cursor past an entry can start that
+ * entry's delivery): one checked batch record for many streams.
  * A round stops at {@linkcode MAX_CHECKS}; the receive runs another round for
  * the rest.
  *
@@ -108,9 +110,13 @@ export async function startRound(
     }, { limit: Math.min(max, MAX_CHECKS / 2) });
     for await (const entry of dueIter) {
       if (full()) break;
-      op.check(entry).delete(entry.key); // a due entry starts one delivery, once
-      checks += 2; // the entry, and the delivery stream's head
-      picks.push({ head: dueHead(entry.value), publishedAt: entry.value.publishedAt });
+      op.check(entry).delete(entry.key); // a due entry hands out its delivery's next event, once
+      checks++;
+      picks.push({
+        head: dueHead(entry.value),
+        publishedAt: entry.value.publishedAt,
+        guardedBy: entry.key,
+      });
       bytes += entry.value.bodySize ?? 0;
     }
     const locks = new Map<string, Deno.KvEntryMaybe<OrderLock>>();

@@ -1,0 +1,433 @@
+/**
+ * Proves that every load-bearing check has a test that fails without it.
+ *
+ * For each entry of {@linkcode GUARDS}, copies the repository to a temporary
+ * directory (without `node_modules`, `.git` and `data`), removes the check
+ * there by replacing an exact snippet of the current source with the same
+ * code minus the check, runs only the entry's test files and expects them to
+ * fail. Before that, the same test files run once on an unchanged copy, so a
+ * test that fails anyway is never taken for a guard. Prints a markdown table
+ * and exits 1 when a check is unguarded or an entry is broken (its snippet is
+ * not in the file exactly once, or the change does not type-check).
+ *
+ * ```sh
+ * deno task guards                             # every entry
+ * deno task guards --only cursor,dedup         # some entries, by name
+ * deno task guards --from /tmp/snapshot        # another copy of the repository
+ * ```
+ *
+ * `JSR_URL` and the rest of the environment pass through to `deno test`.
+ *
+ * @module
+ */
+import { dirname, fromFileUrl, join, relative } from "@std/path";
+
+/** One load-bearing check and the tests that stand for it. */
+export interface Guard {
+  /** Short name, for `--only`. */
+  readonly name: string;
+  /** File holding the check, relative to the repository root. */
+  readonly file: string;
+  /** An exact snippet of the current source, found exactly once in `file`. */
+  readonly find: string;
+  /** The same code with the check removed. */
+  readonly replace: string;
+  /** Test files (relative to the root) of which at least one must fail without the check. */
+  readonly tests: readonly string[];
+  /** What goes wrong without the check. */
+  readonly why: string;
+  /**
+   * Further edits that make up the same removal (a check that is also
+   * asserted elsewhere, like the batch guard the event store insists on).
+   */
+  readonly also?: readonly {
+    readonly file: string;
+    readonly find: string;
+    readonly replace: string;
+  }[];
+}
+
+/**
+ * The load-bearing checks. Keep `find` short and exact: when the code moves,
+ * the entry fails loudly and is updated with it.
+ */
+export const GUARDS: readonly Guard[] = [
+  {
+    name: "clash",
+    file: "src/store/group_commit.ts",
+    find: "if (clashes && batch.length > 0) {",
+    replace: "if (false && clashes && batch.length > 0) {",
+    tests: ["tests/store/group_commit_test.ts", "tests/engine/races_test.ts"],
+    why:
+      "Changes that check or write one key would share a commit, where every check is read before any write: a commit and a rollback of one transaction both succeed and a rolled-back message is published.",
+  },
+  {
+    name: "batch-retry",
+    file: "src/store/group_commit.ts",
+    find: "await this.#commitBatch([pending.writes])",
+    replace: "false",
+    tests: ["tests/store/group_commit_test.ts"],
+    why:
+      "One change failing its check fails every change that shared its commit, though their checks held.",
+  },
+  ...([
+    ["mutation-limit", "mutations + w.mutations + newTopics * 3 <= LIMITS.mutations &&"],
+    ["check-limit", "checks + w.checks <= LIMITS.checks &&"],
+    ["byte-limit", "bytes + w.bytes <= LIMITS.bytes &&"],
+    ["log-limit", "[...topics].every(([t, b]) => (logBytes.get(t) ?? 0) + b <= LIMITS.logBytes)"],
+  ] as const).map(([name, find]): Guard => ({
+    name,
+    file: "src/store/group_commit.ts",
+    find,
+    replace: find.endsWith("&&") ? "" : "true",
+    tests: ["tests/store/group_commit_test.ts"],
+    why:
+      "Changes that fit one by one are batched past Deno KV's limits of one commit (1,000 mutations, 100 checks, 800 KiB, 64 KiB per value): the whole batch throws.",
+  })),
+  {
+    name: "append",
+    file: "src/store/event_store.ts",
+    // The check's argument stays, as an unused expression: the snippet is then the same
+    // however the call is wrapped.
+    find: "op.check({",
+    replace: "void ({",
+    tests: [
+      "tests/store/event_store_test.ts",
+      "tests/engine/two_brokers_test.ts",
+      "tests/engine/races_test.ts",
+    ],
+    why:
+      "An append at a stale version overwrites the event at that seq: two brokers both decide one transaction.",
+  },
+  {
+    name: "prepare-clash",
+    file: "src/engine/transactions/transactions.ts",
+    find: "if (!(await this.#sameContent(snapshot.context, topic, input, body))) {",
+    replace: "if (false) {",
+    tests: ["tests/http/transactions_test.ts", "tests/engine/races_test.ts"],
+    why:
+      "A prepare reusing a transaction id with other content answers as if it were a retry of the first, and the producer's message is silently not the one stored.",
+  },
+  {
+    name: "cursor",
+    file: "src/engine/delivery/receive.ts",
+    find: "op.check(cursorEntry).set(cursorKey, cursor);",
+    replace: "op.set(cursorKey, cursor);",
+    also: [{
+      file: "src/store/event_store.ts",
+      find: "!(op instanceof WriteSet) || !op.isChecked(options.guardedBy)",
+      replace: "false",
+    }],
+    tests: ["tests/engine/races_test.ts"],
+    why:
+      "Two brokers read one cursor and route the same log entries: a message is handed out twice within its visibility timeout (the cursor is the checked batch record of every delivery a receive starts from the log).",
+  },
+  {
+    name: "batch-guard",
+    file: "src/store/event_store.ts",
+    find: "!(op instanceof WriteSet) || !op.isChecked(options.guardedBy)",
+    replace: "false",
+    also: [{
+      file: "src/engine/delivery/receive.ts",
+      find: "op.check(cursorEntry).set(cursorKey, cursor);",
+      replace: "op.set(cursorKey, cursor);",
+    }],
+    tests: ["tests/store/event_store_test.ts"],
+    why:
+      "An append under a batch guard that the operation does not carry would write a stream's events unchecked; the event store refuses it.",
+  },
+  {
+    name: "due",
+    file: "src/engine/delivery/receive.ts",
+    find:
+      "op.check(entry).delete(entry.key); // a due entry hands out its delivery's next event, once",
+    replace: "op.delete(entry.key);",
+    also: [{
+      file: "src/store/event_store.ts",
+      find: "!(op instanceof WriteSet) || !op.isChecked(options.guardedBy)",
+      replace: "false",
+    }],
+    tests: ["tests/engine/races_test.ts"],
+    why:
+      "Two brokers take the same due entry: a retry is handed out twice (the due entry is the checked record of the delivery's next event).",
+  },
+  {
+    name: "handle-signature",
+    file: "src/domain/receipt_handle.ts",
+    find: "if (given.length !== expected.length || !timingSafeEqual(given, expected)) {",
+    replace: "if (false) {",
+    tests: ["tests/groups/receipt_handles_test.ts"],
+    why:
+      "An edited or rebuilt receipt handle (seq + 1, another attempt) settles a delivery it does not name, and its append overwrites history.",
+  },
+  {
+    name: "handle-incarnation",
+    file: "src/engine/delivery/settle.ts",
+    find: ": reading.handle.groupId !== group.record.id",
+    replace: ": false",
+    tests: ["tests/groups/receipt_handles_test.ts"],
+    why:
+      "A handle of a deleted group settles a delivery of the group created again under its name.",
+  },
+  {
+    name: "handle-head",
+    file: "src/engine/delivery/settle.ts",
+    find: "if (head.seq !== item.head.seq || head.state !== item.head.state) {",
+    replace: "if (false) {",
+    tests: ["tests/groups/receipt_handles_test.ts", "tests/groups/pull_test.ts"],
+    why:
+      "A replayed handle settles its delivery a second time and overwrites the event after its head.",
+  },
+  {
+    name: "receipt-key-creation",
+    file: "src/engine/delivery/receipt_keys.ts",
+    find: "this.#kv.atomic().check(entry).set(keys.receiptKeys(), created),",
+    replace: "this.#kv.atomic().set(keys.receiptKeys(), created),",
+    tests: ["tests/engine/delivery/receipt_keys_test.ts"],
+    why:
+      "Two instances starting at once each create a secret: handles signed by one are refused by the other.",
+  },
+  {
+    name: "dead-letter-after-commit",
+    file: "src/engine/delivery/effects.ts",
+    find: "op.onCommitted(() =>",
+    replace: "((fn: () => void) => fn())(() =>",
+    tests: ["tests/engine/delivery/settling_test.ts"],
+    why: "A dead-letter warning (and later its alert) is announced for a nack that lost its race.",
+  },
+  {
+    name: "dedup",
+    file: "src/engine/publishing/publisher.ts",
+    find: "op.check({ key: dedupKey, versionstamp: seen?.versionstamp ?? null })\n          .set(",
+    replace: "op.set(",
+    tests: ["tests/engine/races_test.ts"],
+    why: "Two publishes with one dedupId at once both store a message.",
+  },
+  {
+    name: "job-lease",
+    file: "src/engine/jobs/scheduler.ts",
+    find: "this.#kv.atomic().check(entry).delete(entry.key).set(leaseKey, leased)",
+    replace: "this.#kv.atomic().delete(entry.key).set(leaseKey, leased)",
+    tests: ["tests/engine/races_test.ts", "tests/engine/jobs/scheduler_test.ts"],
+    why: "Two schedulers on one KV lease the same job: it runs twice, at once.",
+  },
+  {
+    name: "order-lock",
+    file: "src/engine/delivery/receive.ts",
+    find: "op.check(lock); // one message of a message group in progress at a time\n",
+    replace: "",
+    tests: ["tests/engine/races_test.ts", "tests/engine/delivery/ordered_test.ts"],
+    why:
+      "A receive parks a message behind a lock that an ack on another broker frees at the same moment: the lock is written back for a settled message and its message group stalls.",
+  },
+  {
+    name: "group-put",
+    file: "src/engine/groups/groups.ts",
+    find: "kv.atomic().check(previous).set(keys.group(name), group)",
+    replace: "kv.atomic().set(keys.group(name), group)",
+    tests: ["tests/engine/races_test.ts", "tests/groups/crud_test.ts"],
+    why:
+      "Two puts creating one group at once both report it created, and the second overwrites the first's record (and its id).",
+  },
+];
+
+/** What happened to one entry. */
+export type Verdict =
+  | { readonly kind: "guarded"; readonly failing: readonly string[] }
+  | { readonly kind: "unguarded" }
+  | { readonly kind: "broken"; readonly reason: string };
+
+const SKIPPED = new Set(["node_modules", ".git", "data"]);
+
+/** Hang guard of one `deno test` run. */
+const RUN_TIMEOUT_MS = 10 * 60_000;
+
+/** Copies the repository at `from` into a new temporary directory and returns its path. */
+async function copyRepo(from: string): Promise<string> {
+  const to = await Deno.makeTempDir({ prefix: "escrow-guards-" });
+  const copy = async (source: string, target: string) => {
+    for await (const item of Deno.readDir(source)) {
+      if (SKIPPED.has(item.name) && source === from) continue;
+      const s = join(source, item.name);
+      const t = join(target, item.name);
+      if (item.isDirectory) {
+        await Deno.mkdir(t);
+        await copy(s, t);
+      } else if (item.isFile) {
+        await Deno.copyFile(s, t);
+      } else if (item.isSymlink) {
+        await Deno.symlink(await Deno.readLink(s), t);
+      }
+    }
+  };
+  await copy(from, to);
+  return to;
+}
+
+/** How often `snippet` occurs in `text`. */
+function occurrences(text: string, snippet: string): number {
+  if (snippet === "") return 0;
+  let count = 0;
+  for (let at = text.indexOf(snippet); at !== -1; at = text.indexOf(snippet, at + 1)) count++;
+  return count;
+}
+
+/** Names of the failed tests in `deno test` output (the FAILURES section). */
+function failedTests(output: string): string[] {
+  const section = output.split(/^\s*FAILURES\s*$/m)[1] ?? "";
+  return [...section.matchAll(/^(.+?) => \.?\/?(\S+?):\d+:\d+$/gm)]
+    .map((m) => `${m[1]!.trim()} (${m[2]})`);
+}
+
+/** Runs `deno test` on `tests` in `dir`; returns its exit code and output. */
+async function runTests(
+  dir: string,
+  tests: readonly string[],
+): Promise<{ code: number; output: string }> {
+  const command = new Deno.Command(Deno.execPath(), {
+    args: ["test", "-A", "--quiet", ...tests],
+    cwd: dir,
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(RUN_TIMEOUT_MS),
+  });
+  const { code, stdout, stderr } = await command.output();
+  const text = new TextDecoder();
+  return { code, output: text.decode(stdout) + text.decode(stderr) };
+}
+
+/** Whether `deno test` output says the program did not type-check. */
+function typeCheckFailed(output: string): boolean {
+  return /Type checking failed|^TS\d+ \[ERROR\]/m.test(output);
+}
+
+/** Removes `guard`'s check in a copy of `root` and runs its tests there. */
+export async function judge(root: string, guard: Guard): Promise<Verdict> {
+  const edits = [
+    { file: guard.file, find: guard.find, replace: guard.replace },
+    ...guard.also ?? [],
+  ];
+  const sources = new Map<string, string>();
+  for (const edit of edits) {
+    const source = sources.get(edit.file) ?? await Deno.readTextFile(join(root, edit.file));
+    const found = occurrences(source, edit.find);
+    if (found !== 1) {
+      return { kind: "broken", reason: `snippet found ${found} times in ${edit.file}, not once` };
+    }
+    sources.set(edit.file, source.replace(edit.find, edit.replace));
+  }
+  const dir = await copyRepo(root);
+  try {
+    for (const [file, source] of sources) await Deno.writeTextFile(join(dir, file), source);
+    const { code, output } = await runTests(dir, guard.tests);
+    if (code === 0) return { kind: "unguarded" };
+    if (typeCheckFailed(output)) {
+      return { kind: "broken", reason: "the code without the check does not type-check" };
+    }
+    const failing = failedTests(output);
+    return failing.length > 0
+      ? { kind: "guarded", failing }
+      : { kind: "broken", reason: `tests exited ${code} without a failed test:\n${output}` };
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** Runs every test file of `guards` on an unchanged copy; returns the files that fail. */
+async function baselineFailures(root: string, guards: readonly Guard[]): Promise<Set<string>> {
+  const files = [...new Set(guards.flatMap((g) => g.tests))];
+  const dir = await copyRepo(root);
+  try {
+    const failing = new Set<string>();
+    for (const file of files) {
+      const { code, output } = await runTests(dir, [file]);
+      if (code !== 0) {
+        failing.add(file);
+        console.error(`baseline: ${file} fails without any change:\n${output.slice(-4000)}`);
+      }
+    }
+    return failing;
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** One table cell: no pipes, no line breaks. */
+function cell(text: string): string {
+  return text.replaceAll("|", "\\|").replaceAll("\n", " ");
+}
+
+/** The markdown table of the results. */
+export function table(results: readonly { guard: Guard; verdict: Verdict }[]): string {
+  const lines = [
+    "| check | file | test that fails without it | result |",
+    "| --- | --- | --- | --- |",
+  ];
+  for (const { guard, verdict } of results) {
+    const tests = verdict.kind === "guarded"
+      ? verdict.failing.slice(0, 2).join("; ") +
+        (verdict.failing.length > 2 ? `; and ${verdict.failing.length - 2} more` : "")
+      : verdict.kind === "unguarded"
+      ? `none of ${guard.tests.join(", ")}`
+      : "";
+    const result = verdict.kind === "guarded"
+      ? "guarded"
+      : verdict.kind === "unguarded"
+      ? "**UNGUARDED**"
+      : `**BROKEN**: ${verdict.reason.split("\n")[0]}`;
+    lines.push(`| ${cell(guard.name)} | ${cell(guard.file)} | ${cell(tests)} | ${cell(result)} |`);
+  }
+  return lines.join("\n");
+}
+
+/** Reads `--only a,b` and `--from dir` (also as `--only=a,b`, `--from=dir`). */
+function parseArgs(args: readonly string[]): { only?: string[]; from?: string } {
+  const parsed: { only?: string[]; from?: string } = {};
+  for (let i = 0; i < args.length; i++) {
+    const [flag, inline] = args[i]!.split(/=(.*)/s, 2) as [string, string | undefined];
+    const value = () => {
+      const v = inline ?? args[++i];
+      if (v === undefined) throw new TypeError(`Cannot read ${flag}: it needs a value`);
+      return v;
+    };
+    if (flag === "--only") parsed.only = value().split(",").map((s) => s.trim()).filter(Boolean);
+    else if (flag === "--from") parsed.from = value();
+    else throw new TypeError(`Cannot read argument ${args[i]}: use --only a,b or --from dir`);
+  }
+  return parsed;
+}
+
+async function main(): Promise<number> {
+  const args = parseArgs(Deno.args);
+  const root = args.from ?? join(dirname(fromFileUrl(import.meta.url)), "..");
+  const unknown = (args.only ?? []).filter((name) => !GUARDS.some((g) => g.name === name));
+  if (unknown.length > 0) {
+    console.error(`Unknown checks: ${unknown.join(", ")}; known: ${GUARDS.map((g) => g.name)}`);
+    return 2;
+  }
+  const guards = args.only ? GUARDS.filter((g) => args.only!.includes(g.name)) : GUARDS;
+  if (Deno.env.get("JSR_URL") === undefined) {
+    console.error("warning: JSR_URL is not set; jsr: imports resolve against the network");
+  }
+  console.error(`baseline: running ${relative(Deno.cwd(), root) || "."}'s tests unchanged`);
+  const failingAnyway = await baselineFailures(root, guards);
+  const results: { guard: Guard; verdict: Verdict }[] = [];
+  for (const guard of guards) {
+    console.error(`${guard.name}: removing the check in ${guard.file}`);
+    const stale = guard.tests.filter((t) => failingAnyway.has(t));
+    const verdict: Verdict = stale.length > 0
+      ? { kind: "broken", reason: `fails without the change: ${stale.join(", ")}` }
+      : await judge(root, guard);
+    results.push({ guard, verdict });
+  }
+  console.log(table(results));
+  const bad = results.filter((r) => r.verdict.kind !== "guarded");
+  for (const { guard, verdict } of bad) {
+    console.log(`\n${guard.name} (${verdict.kind}): without it, ${guard.why}`);
+    if (verdict.kind === "broken") console.log(verdict.reason);
+  }
+  return bad.length === 0 ? 0 : 1;
+}
+
+if (import.meta.main) Deno.exit(await main());
