@@ -47,6 +47,20 @@ export interface Guard {
   }[];
 }
 
+/** The event store's refusal of a batch guard the operation does not carry, removed. */
+const WITHOUT_BATCH_GUARD_ASSERTION = {
+  file: "src/store/event_store.ts",
+  find: "!(op instanceof WriteSet) || !op.isChecked(options.guardedBy)",
+  replace: "false",
+};
+
+/** The receive's check of its cursor, removed. */
+const WITHOUT_CURSOR_CHECK = {
+  file: "src/engine/delivery/receive.ts",
+  find: "op.check(cursorEntry).set(cursorKey, cursor);",
+  replace: "op.set(cursorKey, cursor);",
+};
+
 /**
  * The load-bearing checks. Keep `find` short and exact: when the code moves,
  * the entry fails loudly and is updated with it.
@@ -113,11 +127,7 @@ export const GUARDS: readonly Guard[] = [
     file: "src/engine/delivery/receive.ts",
     find: "op.check(cursorEntry).set(cursorKey, cursor);",
     replace: "op.set(cursorKey, cursor);",
-    also: [{
-      file: "src/store/event_store.ts",
-      find: "!(op instanceof WriteSet) || !op.isChecked(options.guardedBy)",
-      replace: "false",
-    }],
+    also: [WITHOUT_BATCH_GUARD_ASSERTION],
     tests: ["tests/engine/races_test.ts"],
     why:
       "Two brokers read one cursor and route the same log entries: a message is handed out twice within its visibility timeout (the cursor is the checked batch record of every delivery a receive starts from the log).",
@@ -127,11 +137,7 @@ export const GUARDS: readonly Guard[] = [
     file: "src/store/event_store.ts",
     find: "!(op instanceof WriteSet) || !op.isChecked(options.guardedBy)",
     replace: "false",
-    also: [{
-      file: "src/engine/delivery/receive.ts",
-      find: "op.check(cursorEntry).set(cursorKey, cursor);",
-      replace: "op.set(cursorKey, cursor);",
-    }],
+    also: [WITHOUT_CURSOR_CHECK],
     tests: ["tests/store/event_store_test.ts"],
     why:
       "An append under a batch guard that the operation does not carry would write a stream's events unchecked; the event store refuses it.",
@@ -142,11 +148,7 @@ export const GUARDS: readonly Guard[] = [
     find:
       "op.check(entry).delete(entry.key); // a due entry hands out its delivery's next event, once",
     replace: "op.delete(entry.key);",
-    also: [{
-      file: "src/store/event_store.ts",
-      find: "!(op instanceof WriteSet) || !op.isChecked(options.guardedBy)",
-      replace: "false",
-    }],
+    also: [WITHOUT_BATCH_GUARD_ASSERTION],
     tests: ["tests/engine/races_test.ts"],
     why:
       "Two brokers take the same due entry: a retry is handed out twice (the due entry is the checked record of the delivery's next event).",
