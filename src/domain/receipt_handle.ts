@@ -15,7 +15,9 @@
  *
  * @module
  */
-import { createHmac, timingSafeEqual } from "node:crypto";
+import { timingSafeEqual } from "node:crypto";
+import { hmac } from "@noble/hashes/hmac.js";
+import { sha256 } from "@noble/hashes/sha2.js";
 import { decodeBase64Url, encodeBase64Url } from "@std/encoding/base64url";
 
 /** What a handle states about one delivery. */
@@ -58,8 +60,16 @@ export type HandleReading =
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
+/** HMAC-SHA256 (`@noble/hashes`) keyed once per secret: each handle clones the keyed state. */
+const keyed = new WeakMap<Uint8Array, ReturnType<typeof hmac.create>>();
+
 function mac(key: HandleKey, payload: string): Uint8Array {
-  return createHmac("sha256", key.secret).update(`${key.id}.${payload}`).digest();
+  let state = keyed.get(key.secret);
+  if (!state) {
+    state = hmac.create(sha256, key.secret);
+    keyed.set(key.secret, state);
+  }
+  return state.clone().update(encoder.encode(`${key.id}.${payload}`)).digest();
 }
 
 /**
