@@ -1,8 +1,9 @@
 /**
  * What the end-to-end tests share: the broker as a child process (`main.ts`
- * on a KV file, killable with SIGKILL), a small client of its HTTP API, a
- * real check-back endpoint on 127.0.0.1, and polling with a deadline so no
- * test sleeps for a fixed time or waits without bound.
+ * on a KV file, killable with SIGKILL), a small client of its HTTP API, and
+ * polling with a deadline so no test sleeps for a fixed time or waits
+ * without bound. (The check-back endpoint they call is in
+ * `_support/check_endpoint.ts`.)
  *
  * @module
  */
@@ -406,90 +407,4 @@ export class EscrowApi {
       { timeoutMs, what: `a decision on transaction ${transactionId}` },
     );
   }
-}
-
-// A real check-back endpoint ----------------------------------------------------------
-
-/** What the broker POSTs to a check URL, as received, with its arrival time. */
-export interface CheckCall {
-  readonly transactionId: string;
-  readonly messageId: string;
-  readonly topic: string;
-  readonly tag?: string;
-  readonly keys: readonly string[];
-  readonly properties: Readonly<Record<string, string>>;
-  readonly producerGroup?: string;
-  readonly checkCount: number;
-  /** When the call arrived, in epoch ms. */
-  readonly receivedAt: number;
-}
-
-/** Answers one check-back call. */
-export type CheckResponder = (call: CheckCall) => Response | Promise<Response>;
-
-/**
- * The producer's check-back endpoint: a real `Deno.serve` on 127.0.0.1 and a
- * port the OS picks, recording every call before `respond` answers it.
- *
- * @example
- * ```ts
- * import { CheckEndpoint, checkAnswer } from "./_process.ts";
- * await using endpoint = CheckEndpoint.serve(() => checkAnswer("commit"));
- * console.log(endpoint.url); // http://127.0.0.1:PORT/check
- * ```
- */
-export class CheckEndpoint implements AsyncDisposable {
-  /** Every call received, in arrival order. */
-  readonly calls: CheckCall[] = [];
-  readonly #server: Deno.HttpServer<Deno.NetAddr>;
-
-  private constructor(respond: CheckResponder) {
-    this.#server = Deno.serve(
-      { hostname: "127.0.0.1", port: 0, onListen: () => {} },
-      async (request) => {
-        const call: CheckCall = { ...await request.json(), receivedAt: Date.now() };
-        this.calls.push(call);
-        return await respond(call);
-      },
-    );
-  }
-
-  /** Starts an endpoint answering with `respond`. */
-  static serve(respond: CheckResponder): CheckEndpoint {
-    return new CheckEndpoint(respond);
-  }
-
-  /** The check URL to give the broker. */
-  get url(): string {
-    return `http://127.0.0.1:${this.#server.addr.port}/check`;
-  }
-
-  /** The calls made for one transaction, in arrival order. */
-  callsFor(transactionId: string): CheckCall[] {
-    return this.calls.filter((call) => call.transactionId === transactionId);
-  }
-
-  /** Stops listening and waits for the calls in progress. */
-  async close(): Promise<void> {
-    await this.#server.shutdown();
-  }
-
-  /** Same as {@linkcode close}. */
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.close();
-  }
-}
-
-/**
- * A check-back answer as the broker expects it.
- *
- * @example
- * ```ts
- * import { checkAnswer } from "./_process.ts";
- * const res = checkAnswer("unknown");
- * console.log(res.status); // 200
- * ```
- */
-export function checkAnswer(state: "commit" | "rollback" | "unknown"): Response {
-  return Response.json({ state });
 }

@@ -11,14 +11,8 @@ import { assert } from "@std/assert/assert";
 import { assertEquals } from "@std/assert/equals";
 import { delay } from "@std/async/delay";
 import { join } from "@std/path/join";
-import {
-  BrokerProcess,
-  checkAnswer,
-  CheckEndpoint,
-  EscrowApi,
-  type TransactionJson,
-  waitFor,
-} from "./_process.ts";
+import { BrokerProcess, EscrowApi, type TransactionJson, waitFor } from "./_process.ts";
+import { checkAnswer, CheckEndpoint } from "./_support/check_endpoint.ts";
 
 type Answer = "commit" | "rollback";
 

@@ -14,7 +14,7 @@ import { assertEquals } from "@std/assert/equals";
 import { delay } from "@std/async/delay";
 import { join } from "@std/path/join";
 import { BrokerProcess, EscrowApi, waitFor } from "./_process.ts";
-import { PushReceiver } from "./engine/delivery/_receiver.ts";
+import { PushReceiver } from "./_support/push_receiver.ts";
 
 /** What a test message carries that the groups route on. */
 interface Sent {

@@ -9,17 +9,10 @@
 import { assert } from "@std/assert/assert";
 import { assertEquals } from "@std/assert/equals";
 import { assertGreaterOrEqual } from "@std/assert/greater-or-equal";
-import { join } from "@std/path/join";
-import { Broker } from "../src/engine/broker.ts";
 import type { SchedulerMode } from "../src/engine/jobs/scheduler.ts";
-import { createApp } from "../src/http/app.ts";
-import {
-  checkAnswer,
-  CheckEndpoint,
-  EscrowApi,
-  type EventJson,
-  type TransactionJson,
-} from "./_process.ts";
+import { EscrowApi, type EventJson, type TransactionJson } from "./_process.ts";
+import { serveBroker } from "./_support/broker.ts";
+import { checkAnswer, CheckEndpoint } from "./_support/check_endpoint.ts";
 
 const MODES: readonly SchedulerMode[] = ["queue", "sweep"];
 
@@ -28,32 +21,9 @@ async function withServedBroker(
   mode: SchedulerMode,
   fn: (api: EscrowApi) => Promise<void>,
 ): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "escrow_e2e_" });
-  try {
-    const kv = await Deno.openKv(join(dir, "escrow.kv"));
-    try {
-      const broker = await Broker.open(kv, { schedulerMode: mode });
-      assertEquals(broker.scheduler.mode, mode);
-      await broker.start();
-      try {
-        const server = Deno.serve(
-          { hostname: "127.0.0.1", port: 0, onListen: () => {} },
-          createApp(broker).fetch,
-        );
-        try {
-          await fn(new EscrowApi(`http://127.0.0.1:${server.addr.port}`));
-        } finally {
-          await server.shutdown();
-        }
-      } finally {
-        await broker.stop();
-      }
-    } finally {
-      kv.close();
-    }
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  await using live = await serveBroker({ kv: "temp-file", schedulerMode: mode, start: true });
+  assertEquals(live.broker.scheduler.mode, mode);
+  await fn(new EscrowApi(live.url));
 }
 
 /** The events after `TransactionPrepared` and `LocalTransactionStarted`, without times. */

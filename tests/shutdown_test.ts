@@ -16,7 +16,7 @@ import { delay } from "@std/async/delay";
 import { join } from "@std/path/join";
 import { GracefulShutdown } from "../src/shutdown.ts";
 import { BrokerProcess, EscrowApi, waitFor } from "./_process.ts";
-import { PushReceiver } from "./engine/delivery/_receiver.ts";
+import { PushReceiver } from "./_support/push_receiver.ts";
 
 /** Hang guard of every exit: well above the 2 s grace period, well below a 20 s long poll. */
 const EXIT_GUARD_MS = 5_000;

@@ -1,25 +1,18 @@
 /**
- * What the SDK tests run against: a real broker on a temp KV file with its
- * jobs and push pumps started, its HTTP app served by `Deno.serve` on
- * 127.0.0.1 (a port the OS picks), an {@linkcode EscrowClient} for it, and
- * small helpers to serve a handler locally and to poll with a deadline.
+ * What the SDK tests run against: the shared served broker (a temp KV file,
+ * jobs and push pumps started, its HTTP app on 127.0.0.1) with an
+ * {@linkcode EscrowClient} for it; a port nothing listens on; polling with a
+ * deadline.
  *
  * @module
  */
 import type { MiddlewareHandler } from "hono";
-import { join } from "@std/path/join";
 import { EscrowClient, type EscrowClientOptions } from "../../src/client/mod.ts";
-import { Broker } from "../../src/engine/broker.ts";
-import { createApp } from "../../src/http/app.ts";
 import type { AppEnv } from "../../src/http/router.ts";
+import { LIVE, serveBroker, type ServedBrokerFixture } from "../_support/broker.ts";
 
 /** A started broker served on 127.0.0.1, with a client. */
-export interface TestBroker extends AsyncDisposable {
-  readonly kv: Deno.Kv;
-  readonly broker: Broker;
-  /** Base URL of the HTTP API, without a trailing slash. */
-  readonly url: string;
-  readonly port: number;
+export interface TestBroker extends ServedBrokerFixture {
   readonly client: EscrowClient;
 }
 
@@ -32,7 +25,8 @@ export interface StartBrokerOptions {
 }
 
 /**
- * Opens a broker on a fresh KV file, starts it and serves its HTTP API.
+ * Serves a live broker ({@linkcode LIVE}: a fresh KV file, started) and
+ * builds a client for it.
  *
  * @example
  * ```ts
@@ -42,55 +36,8 @@ export interface StartBrokerOptions {
  * ```
  */
 export async function startBroker(options: StartBrokerOptions = {}): Promise<TestBroker> {
-  const dir = await Deno.makeTempDir({ prefix: "escrow_client_" });
-  const kv = await Deno.openKv(join(dir, "escrow.kv"));
-  const broker = await Broker.open(kv);
-  await broker.start();
-  const app = createApp(broker, options.auth ? { auth: options.auth } : {});
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, app.fetch);
-  const url = `http://127.0.0.1:${server.addr.port}`;
-  return {
-    kv,
-    broker,
-    url,
-    port: server.addr.port,
-    client: new EscrowClient(url, { retryDelayMs: 10, ...options.client }),
-    async [Symbol.asyncDispose]() {
-      await server.shutdown();
-      await broker.stop();
-      kv.close();
-      await Deno.remove(dir, { recursive: true });
-    },
-  };
-}
-
-/** A handler served on 127.0.0.1. */
-export interface LocalServer extends AsyncDisposable {
-  /** `http://127.0.0.1:PORT` followed by the path given. */
-  readonly url: string;
-  readonly port: number;
-}
-
-/**
- * Serves `handler` with `Deno.serve` on 127.0.0.1 and a port the OS picks.
- *
- * @example
- * ```ts
- * import { serveLocal } from "./_broker.ts";
- * await using hook = serveLocal(() => new Response(null, { status: 204 }), "/hook");
- * console.log(hook.url); // http://127.0.0.1:PORT/hook
- * ```
- */
-export function serveLocal(
-  handler: (request: Request) => Response | Promise<Response>,
-  path = "",
-): LocalServer {
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, handler);
-  return {
-    url: `http://127.0.0.1:${server.addr.port}${path}`,
-    port: server.addr.port,
-    [Symbol.asyncDispose]: () => server.shutdown(),
-  };
+  const live = await serveBroker({ ...LIVE, app: options.auth ? { auth: options.auth } : {} });
+  return { ...live, client: new EscrowClient(live.url, { retryDelayMs: 10, ...options.client }) };
 }
 
 /** Polls until a condition holds (the suite's shared helper). */

@@ -18,7 +18,8 @@ import { assertStringIncludes } from "@std/assert/string-includes";
 import { delay } from "@std/async/delay";
 import { encodeBase64 } from "@std/encoding/base64";
 import { EscrowClient, EscrowError, EscrowNetworkError } from "../../src/client/mod.ts";
-import { closedPort, serveLocal, startBroker } from "./_broker.ts";
+import { RecordingServer } from "../_support/recording_server.ts";
+import { closedPort, startBroker } from "./_broker.ts";
 import { startFlakyProxy } from "./_flaky_proxy.ts";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -345,7 +346,7 @@ Deno.test("a 400 from the broker becomes an EscrowError listing the invalid fiel
 });
 
 Deno.test("an error answer that is not JSON still becomes an EscrowError with its text as detail", async () => {
-  await using gateway = serveLocal(() =>
+  await using gateway = RecordingServer.serve(() =>
     new Response("<html>502 Bad Gateway</html>", {
       status: 502,
       headers: { "content-type": "text/html" },
@@ -500,7 +501,7 @@ Deno.test("a long-poll receive may take its wait on top of the request timeout",
  */
 function bodyHoldingProxy(target: string) {
   const gate = Promise.withResolvers<void>();
-  const server = serveLocal(async (request) => {
+  const server = RecordingServer.serve(async (_call, request) => {
     const url = new URL(request.url);
     const answer = await fetch(`${target}${url.pathname}${url.search}`, {
       method: request.method,

@@ -11,7 +11,8 @@ import { assertGreaterOrEqual } from "@std/assert/greater-or-equal";
 import { assertThrows } from "@std/assert/throws";
 import { delay } from "@std/async/delay";
 import { Consumer, EscrowClient, type ReceivedMessage } from "../../src/client/mod.ts";
-import { serveLocal, startBroker, type TestBroker, waitFor } from "./_broker.ts";
+import { RecordingServer } from "../_support/recording_server.ts";
+import { startBroker, type TestBroker, waitFor } from "./_broker.ts";
 
 async function setUp(live: TestBroker, extra: { retryDelaysSeconds?: number[] } = {}) {
   await live.client.createTopic("Trade");
@@ -137,7 +138,7 @@ Deno.test("an ack racing a slow visibility extension still settles the message",
   const [id] = await publishMany(live, 1);
   // The network in front of the broker answers visibility changes late: the
   // broker has already moved the message to a new handle when the handler ends.
-  await using slow = serveLocal(async (request) => {
+  await using slow = RecordingServer.serve(async (_call, request) => {
     const url = new URL(request.url);
     try {
       const response = await fetch(`${live.url}${url.pathname}${url.search}`, {
@@ -215,7 +216,7 @@ Deno.test("stop() waits for running handlers, acks them, then resolves; no recei
  */
 function receiveDelayingProxy(live: TestBroker, hold: "body" | number) {
   const gate = Promise.withResolvers<void>();
-  const server = serveLocal(async (request) => {
+  const server = RecordingServer.serve(async (_call, request) => {
     const url = new URL(request.url);
     const answer = await fetch(`${live.url}${url.pathname}${url.search}`, {
       method: request.method,

@@ -11,7 +11,8 @@ import { assertEquals } from "@std/assert/equals";
 import { assertStringIncludes } from "@std/assert/string-includes";
 import { encodeHex } from "@std/encoding/hex";
 import { type PushedMessage, pushHandler } from "../../src/client/mod.ts";
-import { serveLocal, startBroker, type TestBroker, waitFor } from "./_broker.ts";
+import { RecordingServer } from "../_support/recording_server.ts";
+import { startBroker, type TestBroker, waitFor } from "./_broker.ts";
 
 const SECRET = "s3cret-of-the-group";
 
@@ -50,11 +51,11 @@ async function signedRequest(
 /** Serves `handle` on 127.0.0.1, recording the status of each answer. */
 function serveRecording(handle: (request: Request) => Promise<Response>) {
   const statuses: number[] = [];
-  const server = serveLocal(async (request) => {
+  const server = RecordingServer.serve(async (_call, request) => {
     const response = await handle(request);
     statuses.push(response.status);
     return response;
-  }, "/hook");
+  }, { path: "/hook" });
   return { server, statuses };
 }
 

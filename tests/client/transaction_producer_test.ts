@@ -15,7 +15,8 @@ import {
   TransactionProducer,
   type TransactionProducerOptions,
 } from "../../src/client/mod.ts";
-import { serveLocal, startBroker, type TestBroker, waitFor } from "./_broker.ts";
+import { RecordingServer } from "../_support/recording_server.ts";
+import { startBroker, type TestBroker, waitFor } from "./_broker.ts";
 
 /** A producer whose `fetch` is served on 127.0.0.1 as its check URL. */
 function servedProducer(
@@ -24,7 +25,9 @@ function servedProducer(
   extra: Partial<TransactionProducerOptions> = {},
 ) {
   // The check URL is only known once served; the broker calls it later.
-  const server = serveLocal((request) => producer.fetch(request), "/check");
+  const server = RecordingServer.serve((_call, request) => producer.fetch(request), {
+    path: "/check",
+  });
   const producer = new TransactionProducer(live.client, {
     topic: "Trade",
     producerGroup: "wallet",

@@ -12,21 +12,22 @@ import { assert, assertEquals, assertInstanceOf } from "@std/assert";
 import { join } from "@std/path";
 import { ConflictError } from "../../src/domain/errors.ts";
 import type { ReceivedMessage } from "../../src/domain/wire.ts";
-import { Broker } from "../../src/engine/broker.ts";
+import type { Broker } from "../../src/engine/broker.ts";
 import type { Job } from "../../src/engine/jobs/jobs.ts";
 import { Scheduler } from "../../src/engine/jobs/scheduler.ts";
+import { openBroker, tempKvFile } from "../_support/broker.ts";
 
 /** One broker, or two brokers over two handles of one KV file. */
 type Setup = "one broker" | "two brokers";
 
 /** Brokers `a` and `b` (the same broker for "one broker") with topics Trade and Other. */
 async function brokers(setup: Setup) {
-  const dir = await Deno.makeTempDir();
-  const path = join(dir, "shared.kv");
-  const kvA = await Deno.openKv(path);
-  const kvB = setup === "two brokers" ? await Deno.openKv(path) : kvA;
-  const a = new Broker(kvA, { schedulerMode: "sweep" });
-  const b = setup === "two brokers" ? new Broker(kvB, { schedulerMode: "sweep" }) : a;
+  await using stack = new AsyncDisposableStack();
+  const file = stack.use(await tempKvFile());
+  const { broker: a } = stack.use(await openBroker({ kv: { path: file.path } }));
+  const { broker: b } = setup === "two brokers"
+    ? stack.use(await openBroker({ kv: { path: file.path } }))
+    : { broker: a };
   for (const topic of ["Trade", "Other"]) {
     await a.topics.create(topic);
     // Known topics are cached: publishing then reads nothing before it commits, so changes
@@ -34,17 +35,8 @@ async function brokers(setup: Setup) {
     await a.topics.require(topic);
     await b.topics.require(topic);
   }
-  return {
-    a,
-    b,
-    async [Symbol.asyncDispose]() {
-      await a.stop();
-      if (b !== a) await b.stop();
-      kvA.close();
-      if (kvB !== kvA) kvB.close();
-      await Deno.remove(dir, { recursive: true });
-    },
-  };
+  const owned = stack.move();
+  return { a, b, [Symbol.asyncDispose]: () => owned.disposeAsync() };
 }
 
 /** Receives from `group` until nothing is left, acking nothing; returns the message ids. */

@@ -3,29 +3,21 @@
  * check on every append means no transition is ever applied twice.
  */
 import { assertEquals } from "@std/assert";
-import { join } from "@std/path";
 import { ConflictError } from "../../src/domain/errors.ts";
-import { Broker } from "../../src/engine/broker.ts";
-import { startCheckServer } from "./transactions/_check_server.ts";
+import { openBroker, tempKvFile } from "../_support/broker.ts";
+import { CheckEndpoint } from "../_support/check_endpoint.ts";
 
 async function twoBrokers() {
-  const dir = await Deno.makeTempDir();
-  const path = join(dir, "shared.kv");
-  const kvA = await Deno.openKv(path);
-  const kvB = await Deno.openKv(path);
-  const a = new Broker(kvA, { schedulerMode: "sweep" });
-  const b = new Broker(kvB, { schedulerMode: "sweep" });
-  await a.topics.create("Trade");
+  await using stack = new AsyncDisposableStack();
+  const file = stack.use(await tempKvFile());
+  const a = stack.use(await openBroker({ kv: { path: file.path } }));
+  const b = stack.use(await openBroker({ kv: { path: file.path } }));
+  await a.broker.topics.create("Trade");
+  const owned = stack.move();
   return {
-    a,
-    b,
-    async [Symbol.asyncDispose]() {
-      await a.stop();
-      await b.stop();
-      kvA.close();
-      kvB.close();
-      await Deno.remove(dir, { recursive: true });
-    },
+    a: a.broker,
+    b: b.broker,
+    [Symbol.asyncDispose]: () => owned.disposeAsync(),
   };
 }
 
@@ -56,7 +48,7 @@ Deno.test("racing commit and rollback from two brokers: one decision, one public
 });
 
 Deno.test("two brokers sweeping the same due check-backs check each transaction once per round", async () => {
-  await using server = startCheckServer(() => "commit");
+  await using server = CheckEndpoint.serve(() => "commit");
   await using t = await twoBrokers();
   const ids: string[] = [];
   for (let i = 0; i < 30; i++) {

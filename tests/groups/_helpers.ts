@@ -10,7 +10,6 @@ import { assert } from "@std/assert/assert";
 import { assertEquals } from "@std/assert/equals";
 import type { z } from "@hono/zod-openapi";
 import type { FakeTime } from "@std/testing/time";
-import { Broker } from "../../src/engine/broker.ts";
 import type {
   DeadLetterSchema,
   GroupDetailSchema,
@@ -18,6 +17,7 @@ import type {
   MessageSchema,
   ReceivedMessageSchema,
 } from "../../src/http/schemas.ts";
+import { openBroker } from "../_support/broker.ts";
 import { createTopic, prepare, publish, type TestApi, testApi } from "../http/_helpers.ts";
 
 export { createTopic, prepare, publish };
@@ -45,20 +45,22 @@ export interface NackJson {
 }
 
 /**
- * Opens a broker (jobs not started: tests run them with `scheduler.runDue()`)
- * whose clock is `Date.now`, and its app. With `time`, `advance()` ticks that
- * fake clock; without it the real clock runs and `advance()` throws.
+ * Opens a broker on `:memory:` (jobs not started: tests run them with
+ * `scheduler.runDue()`) whose clock is `Date.now`, and its app. With `time`,
+ * `advance()` ticks that fake clock; without it the real clock runs and
+ * `advance()` throws.
+ *
+ * @example
+ * ```ts
+ * import { FakeTime } from "@std/testing/time";
+ * import { openGroupsApi } from "./_helpers.ts";
+ * using time = new FakeTime(Date.UTC(2030, 0, 1));
+ * await using api = await openGroupsApi({ time });
+ * api.advance(1_000);
+ * ```
  */
 export async function openGroupsApi(options: { time?: FakeTime } = {}): Promise<TestApi> {
-  const kv = await Deno.openKv(":memory:");
-  const broker = await Broker.open(kv, { schedulerMode: "sweep" });
-  return testApi(kv, broker, {
-    now: () => Date.now(),
-    advance: (ms) => {
-      if (!options.time) throw new TypeError("Cannot advance time: the real clock is in use");
-      options.time.tick(ms);
-    },
-  });
+  return testApi(await openBroker({ clock: options.time ? { fake: options.time } : "real" }));
 }
 
 /** Creates a group through the API, failing the test unless it answers 201. */

@@ -10,7 +10,7 @@ import { assert } from "@std/assert/assert";
 import { assertEquals } from "@std/assert/equals";
 import { assertStringIncludes } from "@std/assert/string-includes";
 import type { z } from "@hono/zod-openapi";
-import { Broker, type BrokerOptions } from "../../src/engine/broker.ts";
+import type { Broker } from "../../src/engine/broker.ts";
 import type { TopicCounter } from "../../src/engine/publishing/topics.ts";
 import { createApp } from "../../src/http/app.ts";
 import type { Problem } from "../../src/http/problem.ts";
@@ -23,6 +23,7 @@ import type {
   TransactionResultSchema,
   TransactionSchema,
 } from "../../src/http/schemas.ts";
+import { type BrokerFixture, openBroker, type OpenBrokerOptions } from "../_support/broker.ts";
 
 /** `GET /v1/topics/{topic}` JSON. */
 export type TopicDetailJson = z.infer<typeof TopicDetailSchema>;
@@ -73,10 +74,6 @@ export interface TestApi extends AsyncDisposable {
 }
 
 /**
- * Opens a broker in sweep mode (its jobs never run by themselves: `start()`
- * is not called) with a clock starting at {@linkcode T0}, and its app.
- */
-/**
  * Sends requests to the app in memory (`app.request()`), JSON in and out.
  */
 function requestSender(app: ReturnType<typeof createApp>) {
@@ -99,36 +96,47 @@ function requestSender(app: ReturnType<typeof createApp>) {
   };
 }
 
+/**
+ * Opens a broker on `:memory:` in sweep mode (its jobs never run by
+ * themselves: `start()` is not called) with a manual clock starting at
+ * {@linkcode T0}, and its app.
+ *
+ * @example
+ * ```ts
+ * import { openApi } from "./_helpers.ts";
+ * await using api = await openApi();
+ * await api.put("/v1/topics/Trade");
+ * api.advance(1_000);
+ * ```
+ */
 export async function openApi(
-  options: Omit<BrokerOptions, "clock" | "schedulerMode"> = {},
+  options: Omit<OpenBrokerOptions, "kv" | "clock" | "schedulerMode" | "start"> = {},
 ): Promise<TestApi> {
-  const kv = await Deno.openKv(":memory:");
-  let now = T0;
-  const broker = await Broker.open(kv, { ...options, schedulerMode: "sweep", clock: () => now });
-  return testApi(kv, broker, {
-    now: () => now,
-    advance: (ms) => {
-      now += ms;
-    },
-  });
+  return testApi(await openBroker({ ...options, clock: { manual: T0 } }));
 }
 
 /**
- * The in-memory API over an opened broker: requests through `app.request()`,
- * JSON in and out, and the test's own clock.
+ * The in-memory API over a broker built with the shared builder: requests
+ * through `app.request()`, JSON in and out, and the fixture's clock.
+ * Disposing it disposes the fixture.
+ *
+ * @example
+ * ```ts
+ * import { testApi } from "./_helpers.ts";
+ * import { openBroker } from "../_support/broker.ts";
+ * await using api = testApi(await openBroker());
+ * console.log((await api.get("/healthz")).status); // 200
+ * ```
  */
-export function testApi(
-  kv: Deno.Kv,
-  broker: Broker,
-  clock: Pick<TestApi, "now" | "advance">,
-): TestApi {
-  const app = createApp(broker);
+export function testApi(fixture: BrokerFixture): TestApi {
+  const app = createApp(fixture.broker);
   const send = requestSender(app);
   return {
-    kv,
-    broker,
+    kv: fixture.kv,
+    broker: fixture.broker,
     app,
-    ...clock,
+    now: fixture.now,
+    advance: fixture.advance,
     send,
     get: (path) => send("GET", path),
     put: (path, json) => send("PUT", path, json === undefined ? {} : { json }),
@@ -137,10 +145,7 @@ export function testApi(
         ...(json === undefined ? {} : { json }),
         ...(headers ? { headers } : {}),
       }),
-    async [Symbol.asyncDispose]() {
-      await broker.stop();
-      kv.close();
-    },
+    [Symbol.asyncDispose]: () => fixture[Symbol.asyncDispose](),
   };
 }
 

@@ -7,15 +7,15 @@
  */
 import { assertEquals } from "@std/assert/equals";
 import { FakeTime } from "@std/testing/time";
-import { Broker } from "../../../src/engine/broker.ts";
 import type { GroupInput } from "../../../src/engine/groups/groups.ts";
+import { openBroker } from "../../_support/broker.ts";
 
 const T0 = Date.UTC(2030, 0, 1);
 
 /** Topic Orders with `groups`; names messages by their body. */
 async function setUp(groups: Record<string, GroupInput>) {
-  const kv = await Deno.openKv(":memory:");
-  const broker = new Broker(kv, { schedulerMode: "sweep" });
+  const fixture = await openBroker();
+  const { broker } = fixture;
   await broker.topics.create("Orders");
   for (const [name, input] of Object.entries(groups)) await broker.groups.put(name, input);
   const names = new Map<string, string>();
@@ -42,10 +42,7 @@ async function setUp(groups: Record<string, GroupInput>) {
       }
       return messages.map((m) => `${names.get(m.messageId)}@${m.attempt}`);
     },
-    async [Symbol.asyncDispose]() {
-      await broker.stop();
-      kv.close();
-    },
+    [Symbol.asyncDispose]: () => fixture[Symbol.asyncDispose](),
   };
 }
 

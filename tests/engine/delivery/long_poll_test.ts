@@ -9,7 +9,6 @@
  */
 import { assertEquals } from "@std/assert/equals";
 import { FakeTime } from "@std/testing/time";
-import { Broker } from "../../../src/engine/broker.ts";
 import type { ReceiveOptions } from "../../../src/engine/delivery/deliveries.ts";
 import {
   waitForWork,
@@ -21,8 +20,8 @@ import {
 import type { ReceivedMessage } from "../../../src/domain/wire.ts";
 import { keys } from "../../../src/store/keys.ts";
 import { waitFor } from "../../_process.ts";
-import { openLiveBroker } from "./_live_broker.ts";
-import { PushReceiver } from "./_receiver.ts";
+import { LIVE, openBroker } from "../../_support/broker.ts";
+import { PushReceiver } from "../../_support/push_receiver.ts";
 
 const T0 = Date.UTC(2030, 0, 1);
 
@@ -36,8 +35,8 @@ const topicNames = (count: number): string[] =>
  * waits for the receives begun through it before closing the KV.
  */
 async function setUp(count: number) {
-  const kv = await Deno.openKv(":memory:");
-  const broker = new Broker(kv, { schedulerMode: "sweep" });
+  const fixture = await openBroker();
+  const { kv, broker } = fixture;
   const topics = topicNames(count);
   for (const topic of topics) await broker.topics.create(topic);
   await broker.groups.put("wide", { subscriptions: topics.map((topic) => ({ topic })) });
@@ -57,7 +56,7 @@ async function setUp(count: number) {
     async [Symbol.asyncDispose]() {
       await broker.stop();
       await Promise.allSettled(receives);
-      kv.close();
+      await fixture[Symbol.asyncDispose](); // stops again (a no-op), then closes the KV
     },
   };
 }
@@ -109,7 +108,8 @@ Deno.test("a receive waiting 20 s on a group of 32 topics returns a message publ
 Deno.test("a push group of 12 topics gets a message published on the 12th pushed to its endpoint long before the pump's 10 s idle wait ends", async () => {
   await using receiver = PushReceiver.serve(() => new Response(null, { status: 204 }));
   const topics = topicNames(12);
-  await using live = await openLiveBroker({
+  await using live = await openBroker({
+    ...LIVE,
     setUp: async (broker) => {
       for (const topic of topics) await broker.topics.create(topic);
       await broker.groups.put("hooks", {
@@ -207,8 +207,8 @@ Deno.test("a long poll whose baseline predates a commit that a shared watch has 
 
 Deno.test("a wait whose KV is closed under it ends instead of hanging until its deadline", async () => {
   using time = new FakeTime(T0);
-  const kv = await Deno.openKv(":memory:");
-  const broker = new Broker(kv, { schedulerMode: "sweep" });
+  const fixture = await openBroker();
+  const { kv, broker } = fixture;
   await broker.topics.create("Orders");
   await broker.groups.put("ops", { subscriptions: [{ topic: "Orders" }] });
   const group = await broker.groups.compiled("ops");
@@ -216,8 +216,7 @@ Deno.test("a wait whose KV is closed under it ends instead of hanging until its 
   const baseline = await wakeState(kv, group);
   const waiting = waitForWork(kv, Date.now, group, { deadline: T0 + 20_000, baseline });
   await until(time, () => hub.counts.listeners === 2, "the wait on its 2 keys");
-  await broker.stop();
-  kv.close();
+  await fixture[Symbol.asyncDispose](); // stops the broker, closes the KV
   await within(time, waiting, "the wait after the KV closed");
   assertEquals(hub.counts, { watches: 0, listeners: 0 });
 });

@@ -8,9 +8,9 @@
  */
 import { assertEquals } from "@std/assert/equals";
 import { FakeTime } from "@std/testing/time";
-import { Broker } from "../../../src/engine/broker.ts";
 import type { ReceivedMessage } from "../../../src/engine/delivery/deliveries.ts";
 import type { GroupInput } from "../../../src/engine/groups/groups.ts";
+import { openBroker } from "../../_support/broker.ts";
 
 const T0 = Date.UTC(2030, 0, 1);
 
@@ -24,8 +24,8 @@ const ORDERED: GroupInput = {
 
 /** Topic Orders with an ordered group `fulfil` and a plain group `ledger`. */
 async function setUp() {
-  const kv = await Deno.openKv(":memory:");
-  const broker = new Broker(kv, { schedulerMode: "sweep" });
+  const fixture = await openBroker();
+  const { broker } = fixture;
   await broker.topics.create("Orders");
   await broker.groups.put("fulfil", ORDERED);
   await broker.groups.put("ledger", { subscriptions: [{ topic: "Orders" }] });
@@ -57,10 +57,7 @@ async function setUp() {
       const result = await broker.deliveries.nack(group, messages.map((m) => m.receiptHandle));
       assertEquals(result.settled, messages.length, JSON.stringify(result.failed));
     },
-    async [Symbol.asyncDispose]() {
-      await broker.stop();
-      kv.close();
-    },
+    [Symbol.asyncDispose]: () => fixture[Symbol.asyncDispose](),
   };
 }
 

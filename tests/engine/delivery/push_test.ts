@@ -15,8 +15,9 @@ import type { Broker } from "../../../src/engine/broker.ts";
 import type { GroupInput } from "../../../src/engine/groups/groups.ts";
 import type { DeliveryView } from "../../../src/engine/history/messages.ts";
 import { waitFor } from "../../_process.ts";
-import { openLiveBroker } from "./_live_broker.ts";
-import { expectedSignature, PushReceiver } from "./_receiver.ts";
+import { LIVE, openBroker } from "../../_support/broker.ts";
+import { PushReceiver } from "../../_support/push_receiver.ts";
+import { expectedSignature } from "../../_support/recording_server.ts";
 
 const SECRET = "s3cret-shared-with-the-receiver";
 
@@ -63,7 +64,8 @@ Deno.test("a push endpoint answering 500 twice gets attempts 1, 2 and 3, signed;
       status: call.previousCalls < 2 ? 500 : 200,
     })
   );
-  await using live = await openLiveBroker({
+  await using live = await openBroker({
+    ...LIVE,
     setUp: async (broker) => {
       await broker.topics.create("Orders");
       await broker.groups.put("webhook", pushGroup(receiver.url));
@@ -136,7 +138,8 @@ Deno.test("a push endpoint answering 500 twice gets attempts 1, 2 and 3, signed;
 
 Deno.test("a push group without a secret sends no Escrow-Signature", async () => {
   await using receiver = PushReceiver.serve(() => new Response(null, { status: 204 }));
-  await using live = await openLiveBroker({
+  await using live = await openBroker({
+    ...LIVE,
     setUp: async (broker) => {
       await broker.topics.create("Orders");
       await broker.groups.put("webhook", {
@@ -156,7 +159,8 @@ Deno.test("a push group without a secret sends no Escrow-Signature", async () =>
 
 Deno.test("a push endpoint that always fails dead-letters the message after maxRetries + 1 attempts; a pull group on the topic is unaffected", async () => {
   await using receiver = PushReceiver.serve(() => new Response("busy", { status: 503 }));
-  await using live = await openLiveBroker({
+  await using live = await openBroker({
+    ...LIVE,
     setUp: async (broker) => {
       await broker.topics.create("Orders");
       await broker.groups.put("webhook", pushGroup(receiver.url, { retryDelaysSeconds: [0.05] }));
@@ -219,7 +223,8 @@ Deno.test("a push group never has more than maxConcurrency requests in flight", 
     return new Response(null, { status: 200 });
   });
   const ids: string[] = [];
-  await using live = await openLiveBroker({
+  await using live = await openBroker({
+    ...LIVE,
     setUp: async (broker) => {
       await broker.topics.create("Orders");
       await broker.groups.put("webhook", {
@@ -254,7 +259,8 @@ Deno.test("a push endpoint slower than timeoutSeconds counts as a failed attempt
     if (call.previousCalls === 0) await delay(1_000);
     return new Response(null, { status: 200 });
   });
-  await using live = await openLiveBroker({
+  await using live = await openBroker({
+    ...LIVE,
     setUp: async (broker) => {
       await broker.topics.create("Orders");
       await broker.groups.put("webhook", {
@@ -284,7 +290,8 @@ Deno.test("a push endpoint slower than timeoutSeconds counts as a failed attempt
 
 Deno.test("push retries go out on time: ten messages failing five times 20 ms apart, each dead-lettered within 3 s", async () => {
   await using receiver = PushReceiver.serve(() => new Response(null, { status: 500 }));
-  await using live = await openLiveBroker({
+  await using live = await openBroker({
+    ...LIVE,
     setUp: async (broker) => {
       await broker.topics.create("Orders");
       await broker.groups.put("webhook", {

@@ -1,14 +1,14 @@
 /** One receive returns at most about 4 MiB of bodies; the rest waits for the next. */
 import { assertEquals } from "@std/assert";
 import { encodeBase64 } from "@std/encoding/base64";
-import { Broker } from "../../../src/engine/broker.ts";
 import { MAX_RECEIVE_BYTES } from "../../../src/engine/delivery/deliveries.ts";
+import { openBroker } from "../../_support/broker.ts";
 
 const BODY = 256 * 1024;
 
 Deno.test("a receive of large bodies stops at the byte budget; the rest comes next time", async () => {
-  using kv = await Deno.openKv(":memory:");
-  const broker = new Broker(kv, { schedulerMode: "sweep" });
+  await using fixture = await openBroker();
+  const { broker } = fixture;
   await broker.topics.create("Files");
   await broker.groups.put("archive", { subscriptions: [{ topic: "Files" }] });
   const body = encodeBase64(new Uint8Array(BODY).fill(7));
@@ -18,5 +18,4 @@ Deno.test("a receive of large bodies stops at the byte budget; the rest comes ne
   const second = await broker.deliveries.receive("archive", { max: 256 });
   assertEquals(second.length, 20 - first.length);
   assertEquals(new Set([...first, ...second].map((m) => m.messageId)).size, 20);
-  await broker.stop();
 });

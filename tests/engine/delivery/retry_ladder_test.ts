@@ -10,12 +10,12 @@ import { assert } from "@std/assert/assert";
 import { assertEquals } from "@std/assert/equals";
 import { assertGreaterOrEqual } from "@std/assert/greater-or-equal";
 import { FakeTime } from "@std/testing/time";
-import { Broker } from "../../../src/engine/broker.ts";
+import type { Broker } from "../../../src/engine/broker.ts";
 import type { ReceivedMessage } from "../../../src/engine/delivery/deliveries.ts";
 import type { GroupInput } from "../../../src/engine/groups/groups.ts";
 import type { DeliveryView } from "../../../src/engine/history/messages.ts";
 import { EscrowApi, waitFor } from "../../_process.ts";
-import { openLiveBroker } from "./_live_broker.ts";
+import { LIVE, openBroker, serveBroker } from "../../_support/broker.ts";
 
 const T0 = Date.UTC(2030, 0, 1);
 
@@ -43,17 +43,14 @@ const ALL_ORDERS = { subscriptions: [{ topic: "Orders" }] } as const satisfies G
 
 /** A broker that never runs jobs by itself, on `:memory:`, with topic Orders and `groups`. */
 async function setUp(groups: Record<string, GroupInput>) {
-  const kv = await Deno.openKv(":memory:");
-  const broker = new Broker(kv, { schedulerMode: "sweep" });
+  const fixture = await openBroker();
+  const { broker } = fixture;
   await broker.topics.create("Orders");
   for (const [name, input] of Object.entries(groups)) await broker.groups.put(name, input);
   return {
     broker,
     receive: (group: string) => broker.deliveries.receive(group, { max: 10 }),
-    async [Symbol.asyncDispose]() {
-      await broker.stop();
-      kv.close();
-    },
+    [Symbol.asyncDispose]: () => fixture[Symbol.asyncDispose](),
   };
 }
 
@@ -305,7 +302,7 @@ interface DeadLetterJson {
 }
 
 Deno.test("over HTTP in real time: two nacks and a lapsed visibility timeout dead-letter a message; redrive brings it back", async () => {
-  await using live = await openLiveBroker({ serve: true });
+  await using live = await serveBroker(LIVE);
   const api = new EscrowApi(live.url);
   const ok = <T>(res: { status: number; body: T }, status = 200): T => {
     assertEquals(res.status, status, JSON.stringify(res.body));

@@ -8,28 +8,21 @@
 import { assert } from "@std/assert/assert";
 import { assertEquals } from "@std/assert/equals";
 import { stub } from "@std/testing/mock";
-import { Broker } from "../../../src/engine/broker.ts";
+import type { Broker } from "../../../src/engine/broker.ts";
 import type { DeliveryEvent } from "../../../src/domain/events.ts";
 import { appendDelivery } from "../../../src/engine/delivery/step.ts";
 import { EventStore } from "../../../src/store/event_store.ts";
 import { WriteSet } from "../../../src/store/write_set.ts";
 import { GroupCommitter } from "../../../src/store/group_commit.ts";
+import { openBroker } from "../../_support/broker.ts";
 
 async function open(groupInput: Parameters<Broker["groups"]["put"]>[1] = {
   subscriptions: [{ topic: "Orders" }],
 }) {
-  const kv = await Deno.openKv(":memory:");
-  const broker = new Broker(kv, { schedulerMode: "sweep" });
-  await broker.topics.create("Orders");
-  await broker.groups.put("ops", groupInput);
-  return {
-    kv,
-    broker,
-    async [Symbol.asyncDispose]() {
-      await broker.stop();
-      kv.close();
-    },
-  };
+  const fixture = await openBroker();
+  await fixture.broker.topics.create("Orders");
+  await fixture.broker.groups.put("ops", groupInput);
+  return fixture;
 }
 
 Deno.test("a receive whose consumer went away releases what it started: the next receive gets it at once", async () => {

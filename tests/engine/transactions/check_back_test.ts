@@ -4,15 +4,16 @@
  */
 import { assert, assertEquals, assertFalse } from "@std/assert";
 import { FakeTime } from "@std/testing/time";
-import { Broker } from "../../../src/engine/broker.ts";
+import type { Broker } from "../../../src/engine/broker.ts";
 import type { PrepareInput } from "../../../src/engine/transactions/transactions.ts";
-import { type ScriptedAnswer, startCheckServer } from "./_check_server.ts";
+import { openBroker } from "../../_support/broker.ts";
+import { CheckEndpoint, type CheckReply } from "../../_support/check_endpoint.ts";
 
 const T0 = Date.UTC(2026, 0, 1);
 
 async function setUp(input: Partial<PrepareInput> = {}, url?: string) {
-  const kv = await Deno.openKv(":memory:");
-  const broker = new Broker(kv, { schedulerMode: "sweep" });
+  const fixture = await openBroker();
+  const { broker } = fixture;
   await broker.topics.create("Trade");
   const { view } = await broker.transactions.prepare("Trade", {
     tag: "DiscountPurchase",
@@ -27,10 +28,7 @@ async function setUp(input: Partial<PrepareInput> = {}, url?: string) {
     broker,
     id: view.transactionId,
     messageId: view.messageId,
-    async [Symbol.asyncDispose]() {
-      await broker.stop();
-      kv.close();
-    },
+    [Symbol.asyncDispose]: () => fixture[Symbol.asyncDispose](),
   };
 }
 
@@ -39,7 +37,7 @@ const checkTimes = (history: readonly { type: string; at: number }[]) =>
 
 Deno.test("the first check-back comes checkAfterSeconds after prepare, not before", async () => {
   using time = new FakeTime(T0);
-  await using server = startCheckServer(() => "commit");
+  await using server = CheckEndpoint.serve(() => "commit");
   await using t = await setUp({}, server.url);
   time.tick(5_999);
   assertEquals(await t.broker.scheduler.runDue(), 0);
@@ -51,7 +49,8 @@ Deno.test("the first check-back comes checkAfterSeconds after prepare, not befor
   assertEquals(view.reason, "checkBack");
   assertEquals(checkTimes(view.history), [6_000]);
   assertEquals(server.calls.length, 1);
-  assertEquals(server.calls[0], {
+  const { receivedAt: _, ...request } = server.calls[0]!;
+  assertEquals(request, {
     transactionId: t.id,
     messageId: t.messageId,
     topic: "Trade",
@@ -65,7 +64,7 @@ Deno.test("the first check-back comes checkAfterSeconds after prepare, not befor
 
 Deno.test("unknown answers repeat every checkIntervalSeconds until maxChecks, then roll back", async () => {
   using time = new FakeTime(T0);
-  await using server = startCheckServer(() => "unknown");
+  await using server = CheckEndpoint.serve(() => "unknown");
   await using t = await setUp({}, server.url);
   for (let i = 0; i < 20; i++) {
     time.tick(i === 0 ? 6_000 : 30_000);
@@ -85,7 +84,7 @@ Deno.test("unknown answers repeat every checkIntervalSeconds until maxChecks, th
 
 Deno.test("fractional durations are honoured", async () => {
   using time = new FakeTime(T0);
-  await using server = startCheckServer(() => "unknown");
+  await using server = CheckEndpoint.serve(() => "unknown");
   await using t = await setUp(
     { checkAfterSeconds: 0.25, checkIntervalSeconds: 0.5, maxChecks: 2 },
     server.url,
@@ -103,8 +102,8 @@ Deno.test("fractional durations are honoured", async () => {
 
 Deno.test("a commit answer makes the message visible; a rollback answer never does", async () => {
   using time = new FakeTime(T0);
-  const answers = new Map<string, ScriptedAnswer>();
-  await using server = startCheckServer((r) => answers.get(r.transactionId)!);
+  const answers = new Map<string, CheckReply>();
+  await using server = CheckEndpoint.serve((call) => answers.get(call.transactionId)!);
   await using a = await setUp({ transactionId: "tx-commit" }, server.url);
   answers.set("tx-commit", "commit");
   time.tick(6_000);
@@ -124,8 +123,8 @@ Deno.test("a commit answer makes the message visible; a rollback answer never do
 
 Deno.test("a non-2xx, bad JSON or a missing state each count as one failed check", async () => {
   using time = new FakeTime(T0);
-  const replies: ScriptedAnswer[] = [{ status: 500 }, { raw: "{not json" }, { raw: '{"x":1}' }];
-  await using server = startCheckServer(() => replies.shift() ?? "commit");
+  const replies: CheckReply[] = [{ status: 500 }, { raw: "{not json" }, { raw: '{"x":1}' }];
+  await using server = CheckEndpoint.serve(() => replies.shift() ?? "commit");
   await using t = await setUp({}, server.url);
   for (let i = 0; i < 4; i++) {
     time.tick(i === 0 ? 6_000 : 30_000);
@@ -156,7 +155,7 @@ Deno.test("a producer that cannot be reached counts as a failed check", async ()
 
 Deno.test("without its own checkUrl a transaction is checked at its producer group's URL", async () => {
   using time = new FakeTime(T0);
-  await using server = startCheckServer(() => "commit");
+  await using server = CheckEndpoint.serve(() => "commit");
   await using t = await setUp();
   await t.broker.topics.setProducerGroup("wallet", server.url);
   time.tick(6_000);
@@ -178,7 +177,7 @@ Deno.test("with no check URL at all the check fails with a reason", async () => 
 Deno.test("a decision through the API while a check is in flight wins; the late answer is recorded", async () => {
   using time = new FakeTime(T0);
   const ref: { broker?: Broker } = {};
-  await using server = startCheckServer(async (request): Promise<ScriptedAnswer> => {
+  await using server = CheckEndpoint.serve(async (request): Promise<CheckReply> => {
     await ref.broker!.transactions.decide(request.transactionId, "commit");
     return "rollback";
   });
@@ -197,7 +196,7 @@ Deno.test("a decision through the API while a check is in flight wins; the late 
 
 Deno.test("a decided transaction is never checked back", async () => {
   using time = new FakeTime(T0);
-  await using server = startCheckServer(() => "rollback");
+  await using server = CheckEndpoint.serve(() => "rollback");
   await using t = await setUp({}, server.url);
   await t.broker.transactions.decide(t.id, "commit");
   time.tick(60_000);
