@@ -8,6 +8,7 @@
  * @module
  */
 import type { StoredEvent } from "../domain/events.ts";
+import type { EventBus } from "../observe/bus.ts";
 import { keys, type StreamKind } from "./keys.ts";
 import { type Writes, WriteSet } from "./write_set.ts";
 
@@ -40,10 +41,16 @@ export interface StreamId {
  */
 export class EventStore {
   readonly #kv: Deno.Kv;
+  readonly #bus: EventBus | undefined;
 
-  /** Creates a store over a Deno KV handle. */
-  constructor(kv: Deno.Kv) {
+  /**
+   * Creates a store over a Deno KV handle. With `bus`, every append made
+   * through a {@linkcode WriteSet} while the bus has listeners is published
+   * there once (and only if) its commit succeeded.
+   */
+  constructor(kv: Deno.Kv, bus?: EventBus) {
     this.#kv = kv;
+    this.#bus = bus;
   }
 
   /** Reads a whole stream in order. */
@@ -93,6 +100,16 @@ export class EventStore {
     events.forEach((event, i) => {
       op.set(keys.event(stream.kind, stream.id, expectedVersion + 1 + i), event);
     });
+    const bus = this.#bus;
+    // Only a WriteSet knows when it committed; nobody listening costs one property read.
+    if (bus?.listening && op instanceof WriteSet) {
+      const committed = {
+        stream: { kind: stream.kind, id: stream.id },
+        fromSeq: expectedVersion + 1,
+        events,
+      };
+      op.onCommitted(() => bus.publish(committed));
+    }
     return op;
   }
 }
