@@ -10,6 +10,8 @@
  *    │                          ├──DeliveryAcked──────────▶ acked
  *    │                          └──DeliveryDeadLettered───▶ deadLettered
  *    └───────────────────── DeliveryRedriven ──────────────────┘
+ *
+ * deadLettered ──DeliveryAlertSent / DeliveryAlertFailed──▶ deadLettered (no state change)
  * ```
  *
  * Pure: whether a failure is retried or dead-lettered is decided by the
@@ -19,7 +21,8 @@
  * `scheduleRetry` stores the redelivery, `deadLetter` files the message in
  * the group's dead-letter queue, `releaseOrder` lets the next message of the
  * same message group through, `leaveDeadLetters` takes it out again and
- * `requeue` makes it deliverable.
+ * `requeue` makes it deliverable. The group's dead-letter alert leaves its
+ * outcome in the dead letter's history without changing its state.
  *
  * @module
  */
@@ -33,6 +36,8 @@ export interface DeliveryContext {
   readonly attempt: number;
   readonly visibleUntil?: number;
   readonly lastError?: string;
+  /** How the last dead-letter alert call went, once one was made. */
+  readonly lastAlert?: "sent" | "failed";
 }
 
 /** State names a delivery can be in. */
@@ -85,6 +90,13 @@ export const deliveryMachine = setup({
         : {}
     ),
     restartAttempts: assign({ attempt: 0 }),
+    recordAlert: assign(({ event }) =>
+      event.type === "DeliveryAlertSent"
+        ? { lastAlert: "sent" as const }
+        : event.type === "DeliveryAlertFailed"
+        ? { lastAlert: "failed" as const }
+        : {}
+    ),
   },
   guards: {
     isNextAttempt: ({ context, event }) =>
@@ -131,7 +143,12 @@ export const deliveryMachine = setup({
     deadLettered: {
       entry: ["deadLetter", "releaseOrder"],
       exit: "leaveDeadLetters",
-      on: { DeliveryRedriven: { target: "pending", actions: ["restartAttempts", "requeue"] } },
+      on: {
+        DeliveryRedriven: { target: "pending", actions: ["restartAttempts", "requeue"] },
+        // Targetless: the alert's outcome is history, not a state; no exit, no entry.
+        DeliveryAlertSent: { actions: "recordAlert" },
+        DeliveryAlertFailed: { actions: "recordAlert" },
+      },
     },
   },
 });

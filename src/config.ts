@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { isLogLevel, LOG_LEVELS, type LogFormat, type LogLevel } from "./observe/log.ts";
 
 /** The service's settings. */
 export interface Config {
@@ -17,15 +18,27 @@ export interface Config {
   readonly kvPath: string | undefined;
   /** When set, every `/v1` request must carry `Authorization: Bearer <token>`. */
   readonly apiToken: string | undefined;
+  /** The Stately inspector UI that `/inspect` opens (the viewer's browser loads it). */
+  readonly inspectorUrl: string;
+  /** Lowest level of the lines logged (`ESCROW_LOG_LEVEL`). */
+  readonly logLevel: LogLevel;
+  /** JSON lines or readable ones (`ESCROW_LOG_FORMAT`). */
+  readonly logFormat: LogFormat;
 }
 
 /** Default KV file, relative to the working directory. */
 export const DEFAULT_KV_PATH = "./data/escrow.kv";
 
+/** The hosted Stately inspector UI. */
+export const DEFAULT_INSPECTOR_URL = "https://stately.ai/inspect";
+
 /**
  * Reads the configuration: `PORT` (8000), `HOSTNAME` (0.0.0.0),
  * `ESCROW_KV_PATH` (`./data/escrow.kv`; on Deno Deploy an unset path means
- * the platform's KV) and `ESCROW_API_TOKEN` (no authentication when unset).
+ * the platform's KV), `ESCROW_API_TOKEN` (no authentication when unset) and
+ * `ESCROW_INSPECTOR_URL` (`https://stately.ai/inspect`, an http(s) URL),
+ * `ESCROW_LOG_LEVEL` (`info`; `debug`, `info`, `warn` or `error`) and
+ * `ESCROW_LOG_FORMAT` (`text`; `json` for one JSON object per line).
  *
  * @example
  * ```ts
@@ -41,10 +54,33 @@ export function readConfig(env: Readonly<Record<string, string | undefined>>): C
   }
   const onDeploy = env.DENO_DEPLOYMENT_ID !== undefined;
   const kvPath = env.ESCROW_KV_PATH || (onDeploy ? undefined : DEFAULT_KV_PATH);
+  const inspectorUrl = env.ESCROW_INSPECTOR_URL || DEFAULT_INSPECTOR_URL;
+  if (!URL.canParse(inspectorUrl) || !/^https?:$/.test(new URL(inspectorUrl).protocol)) {
+    throw new RangeError(
+      `Cannot read ESCROW_INSPECTOR_URL: current value is ${inspectorUrl} (an http or https URL)`,
+    );
+  }
+  const logLevel = (env.ESCROW_LOG_LEVEL || "info").toLowerCase();
+  if (!isLogLevel(logLevel)) {
+    throw new RangeError(
+      `Cannot read ESCROW_LOG_LEVEL: current value is ${env.ESCROW_LOG_LEVEL} (one of ${
+        LOG_LEVELS.join(", ")
+      })`,
+    );
+  }
+  const logFormat = (env.ESCROW_LOG_FORMAT || "text").toLowerCase();
+  if (logFormat !== "json" && logFormat !== "text") {
+    throw new RangeError(
+      `Cannot read ESCROW_LOG_FORMAT: current value is ${env.ESCROW_LOG_FORMAT} (json or text)`,
+    );
+  }
   return {
+    logLevel,
+    logFormat,
     port,
     hostname: env.HOSTNAME ?? "0.0.0.0",
     kvPath,
     apiToken: env.ESCROW_API_TOKEN || undefined,
+    inspectorUrl,
   };
 }

@@ -7,6 +7,9 @@ Deno.test("readConfig() defaults to port 8000 and the local KV file", () => {
     hostname: "0.0.0.0",
     kvPath: DEFAULT_KV_PATH,
     apiToken: undefined,
+    inspectorUrl: "https://stately.ai/inspect",
+    logLevel: "info",
+    logFormat: "text",
   });
 });
 

@@ -102,6 +102,28 @@ export type DeliveryRetryDue = StoredEvent<"DeliveryRetryDue", { readonly attemp
 /** An operator redrove the dead letter: it is delivered again from attempt 1. */
 export type DeliveryRedriven = StoredEvent<"DeliveryRedriven", Record<never, never>>;
 
+/**
+ * The group's alert URL answered 2xx to the alert about this dead letter
+ * (call number `alertAttempt`); it changes no state.
+ */
+export type DeliveryAlertSent = StoredEvent<
+  "DeliveryAlertSent",
+  { readonly url: string; readonly status: number; readonly alertAttempt: number }
+>;
+/**
+ * The alert about this dead letter failed (a non-2xx, a redirect, a timeout
+ * or no connection); it is called again after its back-off.
+ */
+export type DeliveryAlertFailed = StoredEvent<
+  "DeliveryAlertFailed",
+  {
+    readonly url: string;
+    readonly alertAttempt: number;
+    readonly error: string;
+    readonly status?: number;
+  }
+>;
+
 /** Every event of a delivery stream (one per group and message): a closed union. */
 export type DeliveryEvent =
   | DeliveryAttempted
@@ -110,4 +132,6 @@ export type DeliveryEvent =
   | DeliveryFailed
   | DeliveryDeadLettered
   | DeliveryRetryDue
-  | DeliveryRedriven;
+  | DeliveryRedriven
+  | DeliveryAlertSent
+  | DeliveryAlertFailed;

@@ -5,12 +5,17 @@
  * @module
  */
 import { NotFoundError } from "../domain/errors.ts";
+import { DeadLetterAlerts } from "../observe/dead_letter_alerts.ts";
+import { Logger } from "../observe/log.ts";
+import { Metrics } from "../observe/metrics.ts";
+import { EventBus } from "../observe/bus.ts";
 import { EventStore } from "../store/event_store.ts";
 import { GroupCommitter } from "../store/group_commit.ts";
 import { Deliveries, PushDispatcher } from "./delivery/mod.ts";
 import type { EngineDeps } from "./deps.ts";
 import { Groups } from "./groups/mod.ts";
 import { Messages } from "./history/mod.ts";
+import { Inspection } from "./inspection/mod.ts";
 import { detectSchedulerMode, type Job, Scheduler, type SchedulerMode } from "./jobs/mod.ts";
 import { Publisher, Topics } from "./publishing/mod.ts";
 import { CheckBacks, Transactions } from "./transactions/mod.ts";
@@ -29,6 +34,12 @@ export interface BrokerOptions {
   safetySweepMs?: number;
   /** Timeout of one check-back call. @default {5000} */
   checkBackTimeoutMs?: number;
+  /** Where log lines go. @default {a text logger at level info on stdout and stderr} */
+  logger?: Logger;
+  /** The metrics this broker counts in. @default {new Metrics with a registry of its own} */
+  metrics?: Metrics;
+  /** Timeout of one dead-letter alert call. @default {5000} */
+  alertTimeoutMs?: number;
 }
 
 /**
@@ -63,6 +74,16 @@ export class Broker {
   readonly push: PushDispatcher;
   /** Durable jobs. */
   readonly scheduler: Scheduler;
+  /** Calls to the alert URLs of groups when a message is dead-lettered. */
+  readonly alerts: DeadLetterAlerts;
+  /** Where this broker's log lines go. */
+  readonly logger: Logger;
+  /** What `/metrics` shows. */
+  readonly metrics: Metrics;
+  /** Every event appended, once committed, while anyone listens (live inspector, dashboard). */
+  readonly events: EventBus = new EventBus();
+  /** The machines replayed and followed live for the Stately inspector. */
+  readonly inspection: Inspection;
   readonly #deps: EngineDeps;
   readonly #closing = new AbortController();
 
@@ -77,21 +98,26 @@ export class Broker {
   /** Builds a broker; its jobs run once {@linkcode start} is called. */
   constructor(kv: Deno.Kv, options: BrokerOptions = {}) {
     const clock = options.clock ?? (() => Date.now());
+    this.logger = options.logger ?? new Logger();
+    this.metrics = options.metrics ?? new Metrics();
     const mode = options.schedulerMode === "auto" ? "sweep" : options.schedulerMode ?? "sweep";
-    this.scheduler = new Scheduler(kv, (job) => this.#runJob(job), {
+    this.scheduler = new Scheduler(kv, (job, run) => this.#runJob(job, run.runs), {
       mode,
       clock,
+      logger: this.logger,
       ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
       ...(options.safetySweepMs !== undefined ? { safetySweepMs: options.safetySweepMs } : {}),
     });
     this.#deps = {
       kv,
-      store: new EventStore(kv),
+      store: new EventStore(kv, this.events),
       scheduler: this.scheduler,
       committer: new GroupCommitter(kv),
       clock,
       fetch: options.fetch ?? ((input, init) => fetch(input, init)),
       closing: this.#closing.signal,
+      logger: this.logger,
+      metrics: this.metrics,
     };
     this.topics = new Topics(this.#deps);
     this.publisher = new Publisher(this.#deps, this.topics);
@@ -105,6 +131,18 @@ export class Broker {
     this.deliveries = new Deliveries(this.#deps, this.groups);
     this.push = new PushDispatcher(this.#deps, this.groups, this.deliveries);
     this.messages = new Messages(this.#deps, this.topics, this.transactions, this.groups);
+    this.inspection = new Inspection(this.#deps, this.groups, this.events);
+    this.alerts = new DeadLetterAlerts(this.#deps, this.groups, {
+      ...(options.alertTimeoutMs !== undefined ? { timeoutMs: options.alertTimeoutMs } : {}),
+    });
+    this.metrics.collectGroups(async () => {
+      const gauges = [];
+      for (const group of await this.groups.list()) {
+        const stats = await this.groups.stats(group.name).catch(() => undefined);
+        if (stats) gauges.push({ group: group.name, ...stats });
+      }
+      return gauges;
+    });
   }
 
   /** Starts running due jobs and pushing to push groups. */
@@ -122,6 +160,11 @@ export class Broker {
     this.#closing.abort();
   }
 
+  /** Aborted once shutdown begins: open streams (the dashboard's live updates) end on it. */
+  get closing(): AbortSignal {
+    return this.#closing.signal;
+  }
+
   /** Stops jobs and pushes and waits for those in flight; the KV stays open. */
   async stop(): Promise<void> {
     this.beginShutdown();
@@ -129,7 +172,7 @@ export class Broker {
     await this.scheduler.stop();
   }
 
-  async #runJob(job: Job): Promise<void> {
+  async #runJob(job: Job, runs: number): Promise<void> {
     switch (job.kind) {
       case "checkBackDue":
         await this.transactions.record(job.transactionId, {
@@ -152,6 +195,9 @@ export class Broker {
           if (await this.groups.collect(job.groupId)) return;
         }
         throw new Error(`Cannot finish cleaning up group ${job.groupId}: too many keys left`);
+      case "deadLetterAlert":
+        await this.alerts.run(job, runs);
+        return;
       default: {
         const never: never = job;
         throw new TypeError(`Cannot run job: unknown kind ${JSON.stringify(never)}`);

@@ -7,6 +7,8 @@
  */
 import type { EventStore } from "../store/event_store.ts";
 import type { GroupCommitter } from "../store/group_commit.ts";
+import type { Logger } from "../observe/log.ts";
+import type { Metrics } from "../observe/metrics.ts";
 import type { Scheduler } from "./jobs/scheduler.ts";
 
 /** The engine's collaborators. */
@@ -25,6 +27,10 @@ export interface EngineDeps {
    * once with what they have (nothing), and no new wait starts.
    */
   readonly closing: AbortSignal;
+  /** Where the engine's log lines go (failed check-backs, dead letters, failed pushes, ...). */
+  readonly logger: Logger;
+  /** The broker's own metrics; the engine counts after its commits succeed. */
+  readonly metrics: Metrics;
 }
 
 /** Most attempts of one optimistic write before giving up with a 503. */

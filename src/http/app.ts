@@ -5,21 +5,36 @@
  *
  * @module
  */
+import { createRoute, z } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { requestId } from "hono/request-id";
 import type { Broker } from "../engine/broker.ts";
+import { createDashboard } from "./dashboard/mod.tsx";
+import { docsRouter } from "./docs.ts";
 import { groupsRouter } from "./groups.ts";
+import { inspectionRouter } from "./inspection.ts";
 import { jobsRouter } from "./jobs.ts";
 import { messagesRouter } from "./messages.ts";
+import { metricsRouter } from "./metrics.ts";
 import { onError, problemResponse } from "./problem.ts";
 import { producerGroupsRouter } from "./producer_groups.ts";
-import { type AppEnv, newRouter } from "./router.ts";
+import { type AppEnv, BEARER_SCHEME, completeOperations, json, newRouter } from "./router.ts";
 import { topicsRouter } from "./topics.ts";
 import { transactionsRouter } from "./transactions.ts";
 
 /** Largest request body: a 256 KiB body as base64 in JSON, with room for the fields. */
 export const MAX_REQUEST_BYTES = 1024 * 1024;
+
+/** `GET /healthz`: the process answers (no authentication, no KV read). */
+const healthz = createRoute({
+  method: "get",
+  path: "/healthz",
+  operationId: "getHealth",
+  tags: ["health"],
+  summary: "The broker is up",
+  responses: { 200: json(z.object({ status: z.literal("ok") }), "Up") },
+});
 
 /** Options of {@linkcode createApp}. */
 export interface AppOptions {
@@ -28,6 +43,14 @@ export interface AppOptions {
    * @default {undefined} (no authentication)
    */
   auth?: MiddlewareHandler<AppEnv>;
+  /**
+   * Runs before the pages a browser opens (`/inspect*`): authentication a
+   * browser can give, e.g. `browserAuth` (query token or cookie).
+   * @default {undefined} (no authentication)
+   */
+  browserAuth?: MiddlewareHandler<AppEnv>;
+  /** The Stately inspector UI that `/inspect` opens. @default {"https://stately.ai/inspect"} */
+  inspectorUrl?: string;
 }
 
 /**
@@ -73,13 +96,23 @@ export function createApp(broker: Broker, options: AppOptions = {}) {
     }),
   );
   if (options.auth) app.use("/v1/*", options.auth);
-  app.get("/healthz", (c) => c.json({ status: "ok" }));
+  if (options.auth) app.use("/metrics", options.auth);
+  app.openapi(healthz, (c) => c.json({ status: "ok" as const }, 200));
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearer", BEARER_SCHEME);
   app.route("/", topicsRouter);
   app.route("/", transactionsRouter);
   app.route("/", producerGroupsRouter);
   app.route("/", messagesRouter);
   app.route("/", groupsRouter);
   app.route("/", jobsRouter);
+  app.route("/", metricsRouter());
+  app.route("/", docsRouter());
+  app.route(
+    "/",
+    inspectionRouter({ inspectorUrl: options.inspectorUrl, auth: options.browserAuth }),
+  );
+  app.route("/", createDashboard({ auth: options.browserAuth ?? options.auth }));
+  completeOperations(app);
   app.doc31("/openapi.json", {
     openapi: "3.1.0",
     info: {

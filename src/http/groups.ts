@@ -7,7 +7,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { ConflictError } from "../domain/errors.ts";
 import { toWireMessage } from "../domain/wire.ts";
-import { json, newRouter, problems } from "./router.ts";
+import { json, newRouter, problems, secured } from "./router.ts";
 import {
   AckBody,
   DeadLetterSchema,
@@ -33,6 +33,8 @@ const jsonBody = <T extends z.ZodType>(schema: T) => ({
 const putGroup = createRoute({
   method: "put",
   path: "/v1/groups/{group}",
+  operationId: "putGroup",
+  ...secured,
   tags: ["groups"],
   summary: "Create or update a consumer group (its position is kept)",
   request: { params: GroupParam, body: jsonBody(GroupBody) },
@@ -46,14 +48,21 @@ const putGroup = createRoute({
 const listGroups = createRoute({
   method: "get",
   path: "/v1/groups",
+  operationId: "listGroups",
+  ...secured,
   tags: ["groups"],
   summary: "List consumer groups",
-  responses: { 200: json(z.object({ groups: z.array(GroupSchema) }), "Every group") },
+  responses: {
+    200: json(z.object({ groups: z.array(GroupSchema) }), "Every group"),
+    ...problems(),
+  },
 });
 
 const getGroup = createRoute({
   method: "get",
   path: "/v1/groups/{group}",
+  operationId: "getGroup",
+  ...secured,
   tags: ["groups"],
   summary: "Read a group with its delivery counts",
   request: { params: GroupParam },
@@ -63,6 +72,8 @@ const getGroup = createRoute({
 const deleteGroup = createRoute({
   method: "delete",
   path: "/v1/groups/{group}",
+  operationId: "deleteGroup",
+  ...secured,
   tags: ["groups"],
   summary: "Delete a group, its position, deliveries in progress and dead letters",
   request: { params: GroupParam },
@@ -72,6 +83,8 @@ const deleteGroup = createRoute({
 const receive = createRoute({
   method: "post",
   path: "/v1/groups/{group}/receive",
+  operationId: "receiveMessages",
+  ...secured,
   tags: ["delivery"],
   summary: "Receive ready messages (long-polls with waitSeconds)",
   request: { params: GroupParam, body: jsonBody(ReceiveBody) },
@@ -84,6 +97,8 @@ const receive = createRoute({
 const ack = createRoute({
   method: "post",
   path: "/v1/groups/{group}/ack",
+  operationId: "ackMessages",
+  ...secured,
   tags: ["delivery"],
   summary: "Acknowledge messages by receipt handle",
   request: { params: GroupParam, body: jsonBody(AckBody) },
@@ -96,6 +111,8 @@ const ack = createRoute({
 const nack = createRoute({
   method: "post",
   path: "/v1/groups/{group}/nack",
+  operationId: "nackMessages",
+  ...secured,
   tags: ["delivery"],
   summary: "Fail attempts now; they are retried on the group's schedule or after delaySeconds",
   request: { params: GroupParam, body: jsonBody(NackBody) },
@@ -108,6 +125,8 @@ const nack = createRoute({
 const visibility = createRoute({
   method: "post",
   path: "/v1/groups/{group}/visibility",
+  operationId: "changeVisibility",
+  ...secured,
   tags: ["delivery"],
   summary: "Change a message's visibility timeout; returns a new receipt handle",
   request: { params: GroupParam, body: jsonBody(VisibilityBody) },
@@ -120,6 +139,8 @@ const visibility = createRoute({
 const deadLetters = createRoute({
   method: "get",
   path: "/v1/groups/{group}/dead-letters",
+  operationId: "listDeadLetters",
+  ...secured,
   tags: ["dead letters"],
   summary: "List the group's dead letters",
   request: {
@@ -141,6 +162,8 @@ const deadLetters = createRoute({
 const redrive = createRoute({
   method: "post",
   path: "/v1/groups/{group}/dead-letters/redrive",
+  operationId: "redriveDeadLetters",
+  ...secured,
   tags: ["dead letters"],
   summary: "Deliver dead letters again from attempt 1 (all when messageIds is omitted)",
   request: { params: GroupParam, body: jsonBody(RedriveBody) },

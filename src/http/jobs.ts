@@ -7,7 +7,7 @@
 import { createRoute, type z } from "@hono/zod-openapi";
 import type { JobListing } from "../engine/jobs/mod.ts";
 import { iso } from "./present.ts";
-import { json, newRouter, problems } from "./router.ts";
+import { json, newRouter, problems, secured } from "./router.ts";
 import { JobIdParam, JobPageSchema, JobQuery, JobSchema } from "./schemas.ts";
 
 /** A job for the API: its kind beside the payload, times as ISO 8601. */
@@ -26,6 +26,8 @@ function presentJob(listing: JobListing): z.infer<typeof JobSchema> {
 const listJobs = createRoute({
   method: "get",
   path: "/v1/jobs",
+  operationId: "listJobs",
+  ...secured,
   tags: ["jobs"],
   summary: "List pending jobs (due order) or failed jobs (attempts spent), a page at a time",
   request: { query: JobQuery },
@@ -35,6 +37,8 @@ const listJobs = createRoute({
 const deleteFailed = createRoute({
   method: "delete",
   path: "/v1/jobs/failed/{id}",
+  operationId: "deleteFailedJob",
+  ...secured,
   tags: ["jobs"],
   summary: "Remove a failed job",
   request: { params: JobIdParam },
@@ -44,6 +48,8 @@ const deleteFailed = createRoute({
 const retryFailed = createRoute({
   method: "post",
   path: "/v1/jobs/failed/{id}/retry",
+  operationId: "retryFailedJob",
+  ...secured,
   tags: ["jobs"],
   summary: "Put a failed job back as pending, due now, with its runs reset to 0",
   request: { params: JobIdParam },

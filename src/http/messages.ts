@@ -5,13 +5,15 @@
  * @module
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import { json, newRouter, problems } from "./router.ts";
+import { json, newRouter, problems, secured } from "./router.ts";
 import { MessageSchema } from "./schemas.ts";
 import { presentMessage } from "./present.ts";
 
 const getMessage = createRoute({
   method: "get",
   path: "/v1/messages/{messageId}",
+  operationId: "getMessage",
+  ...secured,
   tags: ["messages"],
   summary: "Read a message with its transaction and history",
   request: { params: z.object({ messageId: z.string().min(1).max(128) }) },

@@ -114,10 +114,19 @@ export function presentProducerGroup(
 /** A consumer group for the API; the push secret is never shown. */
 export function presentGroup(group: GroupRecord): z.infer<typeof GroupSchema> {
   // The incarnation id is the engine's: the API names a group by its name.
-  const { delivery, createdAt, updatedAt, subscriptions, retryDelaysSeconds, id: _, ...rest } =
-    group;
+  const {
+    delivery,
+    createdAt,
+    updatedAt,
+    subscriptions,
+    retryDelaysSeconds,
+    id: _,
+    alertSecret,
+    ...rest
+  } = group;
   return {
     ...rest,
+    ...(group.alertUrl !== undefined ? { hasAlertSecret: alertSecret !== undefined } : {}),
     subscriptions: subscriptions.map((s) => ({ ...s })),
     retryDelaysSeconds: [...retryDelaysSeconds],
     delivery: delivery.mode === "push"

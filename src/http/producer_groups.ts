@@ -5,13 +5,15 @@
  * @module
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import { json, newRouter, problems } from "./router.ts";
+import { json, newRouter, problems, secured } from "./router.ts";
 import { Name, ProducerGroupBody, ProducerGroupSchema } from "./schemas.ts";
 import { presentProducerGroup } from "./present.ts";
 
 const putGroup = createRoute({
   method: "put",
   path: "/v1/producer-groups/{group}",
+  operationId: "putProducerGroup",
+  ...secured,
   tags: ["producer groups"],
   summary: "Set a producer group's check-back URL",
   request: {

@@ -213,9 +213,15 @@ export const GroupBody = z.object({
   retryDelaysSeconds: z.array(z.number().min(0).max(86_400)).min(1).max(64).optional(),
   visibilityTimeoutSeconds: z.number().gt(0).max(43_200).optional(),
   ordered: z.boolean().optional(),
+  alertUrl: HttpUrl.optional().openapi({
+    description: "Receives a signed POST for every message the group dead-letters",
+  }),
+  alertSecret: z.string().min(1).max(256).optional().openapi({
+    description: "Signs the alerts (Escrow-Signature); the push secret when unset",
+  }),
 }).strict().openapi("GroupRequest");
 
-/** A consumer group as shown (the push secret is never shown). */
+/** A consumer group as shown (the push and alert secrets are never shown). */
 export const GroupSchema = z.object({
   name: z.string(),
   subscriptions: z.array(z.object({
@@ -234,6 +240,8 @@ export const GroupSchema = z.object({
   retryDelaysSeconds: z.array(z.number()),
   visibilityTimeoutSeconds: z.number(),
   ordered: z.boolean(),
+  alertUrl: z.string().optional(),
+  hasAlertSecret: z.boolean().optional(),
   createdAt: z.string(),
   updatedAt: z.string(),
 }).openapi("Group");

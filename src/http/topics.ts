@@ -5,7 +5,7 @@
  * @module
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import { json, newRouter, problems } from "./router.ts";
+import { json, newRouter, problems, secured } from "./router.ts";
 import {
   MessageSchema,
   Name,
@@ -21,6 +21,8 @@ const TopicParam = z.object({ topic: Name });
 const putTopic = createRoute({
   method: "put",
   path: "/v1/topics/{topic}",
+  operationId: "putTopic",
+  ...secured,
   tags: ["topics"],
   summary: "Create a topic (idempotent)",
   request: { params: TopicParam },
@@ -34,14 +36,21 @@ const putTopic = createRoute({
 const listTopics = createRoute({
   method: "get",
   path: "/v1/topics",
+  operationId: "listTopics",
+  ...secured,
   tags: ["topics"],
   summary: "List topics",
-  responses: { 200: json(z.object({ topics: z.array(TopicSchema) }), "Every topic") },
+  responses: {
+    200: json(z.object({ topics: z.array(TopicSchema) }), "Every topic"),
+    ...problems(),
+  },
 });
 
 const getTopic = createRoute({
   method: "get",
   path: "/v1/topics/{topic}",
+  operationId: "getTopic",
+  ...secured,
   tags: ["topics"],
   summary: "Read a topic with its message counts",
   request: { params: TopicParam },
@@ -51,6 +60,8 @@ const getTopic = createRoute({
 const publish = createRoute({
   method: "post",
   path: "/v1/topics/{topic}/messages",
+  operationId: "publishMessage",
+  ...secured,
   tags: ["messages"],
   summary: "Publish a normal message",
   request: {
@@ -68,6 +79,8 @@ const publish = createRoute({
 const byKey = createRoute({
   method: "get",
   path: "/v1/topics/{topic}/messages",
+  operationId: "listMessagesByKey",
+  ...secured,
   tags: ["messages"],
   summary: "Find visible messages by key, newest first",
   request: {
@@ -103,10 +116,14 @@ export const topicsRouter = newRouter()
     const body = c.req.valid("json");
     const idempotencyKey = c.req.valid("header")["idempotency-key"];
     const dedupId = body.dedupId ?? idempotencyKey;
+    const started = performance.now();
     const result = await c.var.broker.publisher.publish(topic, {
       ...body,
       ...(dedupId !== undefined ? { dedupId } : {}),
     });
+    const { metrics } = c.var.broker;
+    metrics.publishDuration("message", performance.now() - started);
+    if (!result.duplicate) metrics.published(topic);
     return c.json(presentPublish(result), result.duplicate ? 200 : 201);
   })
   .openapi(byKey, async (c) => {

@@ -5,7 +5,7 @@
  * @module
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import { json, newRouter, problems } from "./router.ts";
+import { json, newRouter, problems, secured } from "./router.ts";
 import {
   Name,
   PrepareBody,
@@ -21,6 +21,8 @@ const IdParam = z.object({ id: TransactionId });
 const prepare = createRoute({
   method: "post",
   path: "/v1/topics/{topic}/transactions",
+  operationId: "prepareTransaction",
+  ...secured,
   tags: ["transactions"],
   summary: "Store a half message and start its transaction",
   request: {
@@ -38,6 +40,8 @@ const decision = (action: "commit" | "rollback") =>
   createRoute({
     method: "post",
     path: `/v1/transactions/{id}/${action}`,
+    operationId: `${action}Transaction`,
+    ...secured,
     tags: ["transactions"],
     summary: action === "commit"
       ? "Commit: the message becomes visible to consumer groups"
@@ -52,6 +56,8 @@ const decision = (action: "commit" | "rollback") =>
 const getTransaction = createRoute({
   method: "get",
   path: "/v1/transactions/{id}",
+  operationId: "getTransaction",
+  ...secured,
   tags: ["transactions"],
   summary: "Read a transaction and its event history",
   request: { params: IdParam },
@@ -61,6 +67,8 @@ const getTransaction = createRoute({
 const listTransactions = createRoute({
   method: "get",
   path: "/v1/transactions",
+  operationId: "listTransactions",
+  ...secured,
   tags: ["transactions"],
   summary: "List transactions by state and producer group",
   request: { query: TransactionQuery },
@@ -74,7 +82,9 @@ const listTransactions = createRoute({
 export const transactionsRouter = newRouter()
   .openapi(prepare, async (c) => {
     const { topic } = c.req.valid("param");
+    const started = performance.now();
     const { view, created } = await c.var.broker.transactions.prepare(topic, c.req.valid("json"));
+    c.var.broker.metrics.publishDuration("prepare", performance.now() - started);
     return c.json(presentTransactionResult(view), created ? 201 : 200);
   })
   .openapi(decision("commit"), async (c) => {

@@ -1,9 +1,9 @@
 import { assert } from "@std/assert/assert";
 import { assertEquals } from "@std/assert/equals";
 import { assertProblem, createTopic, kvSnapshot, openApi, type PublishJson } from "./_helpers.ts";
-import { Broker } from "../../src/engine/broker.ts";
 import { createApp } from "../../src/http/app.ts";
 import { problemResponse } from "../../src/http/problem.ts";
+import { openBroker } from "../_support/broker.ts";
 
 interface OpenApiDoc {
   openapi: string;
@@ -64,16 +64,20 @@ Deno.test("GET /openapi.json is an OpenAPI 3.1 document listing every route", as
   assertEquals(routes, [
     "delete /v1/groups/{group}",
     "delete /v1/jobs/failed/{id}",
+    "get /healthz",
     "get /v1/groups",
     "get /v1/groups/{group}",
     "get /v1/groups/{group}/dead-letters",
     "get /v1/jobs",
+    "get /v1/machines",
+    "get /v1/messages/{id}/inspection",
     "get /v1/messages/{messageId}",
     "get /v1/topics",
     "get /v1/topics/{topic}",
     "get /v1/topics/{topic}/messages",
     "get /v1/transactions",
     "get /v1/transactions/{id}",
+    "get /v1/transactions/{id}/inspection",
     "post /v1/groups/{group}/ack",
     "post /v1/groups/{group}/dead-letters/redrive",
     "post /v1/groups/{group}/nack",
@@ -90,7 +94,7 @@ Deno.test("GET /openapi.json is an OpenAPI 3.1 document listing every route", as
   ]);
   const publish = doc.paths["/v1/topics/{topic}/messages"]?.post;
   assert(publish);
-  assertEquals(Object.keys(publish.responses).sort(), ["200", "201", "400", "404", "413"]);
+  assertEquals(Object.keys(publish.responses).sort(), ["200", "201", "400", "401", "404", "413"]);
   for (const name of ["PublishRequest", "PrepareRequest", "Problem", "Message", "Transaction"]) {
     assert(doc.components?.schemas?.[name], `schema ${name} missing`);
   }
@@ -179,44 +183,39 @@ Deno.test("a JSON route sent without a JSON content type is a 4xx problem and st
 });
 
 Deno.test("createApp() runs the auth middleware before /v1 routes but not before /healthz", async () => {
-  await using kv = await Deno.openKv(":memory:");
-  const broker = await Broker.open(kv, { schedulerMode: "sweep" });
-  try {
-    const app = createApp(broker, {
-      auth: async (c, next) => {
-        if (c.req.header("authorization") !== "Bearer secret") {
-          return problemResponse({
-            type: "https://escrow.dev/problems/unauthorized",
-            title: "Unauthorized",
-            status: 401,
-            detail: "Cannot accept request: no valid token",
-          });
-        }
-        await next();
-      },
-    });
-    assertEquals((await app.request("/healthz")).status, 200);
-    const denied = await app.request("/v1/topics/Trade", { method: "PUT" });
-    assertEquals(denied.status, 401);
-    await denied.body?.cancel();
-    assertEquals((await broker.topics.list()).length, 0);
-    const allowed = await app.request("/v1/topics/Trade", {
-      method: "PUT",
-      headers: { authorization: "Bearer secret" },
-    });
-    assertEquals(allowed.status, 201);
-    await allowed.body?.cancel();
-  } finally {
-    await broker.stop();
-  }
+  await using fixture = await openBroker();
+  const { broker } = fixture;
+  const app = createApp(broker, {
+    auth: async (c, next) => {
+      if (c.req.header("authorization") !== "Bearer secret") {
+        return problemResponse({
+          type: "https://escrow.dev/problems/unauthorized",
+          title: "Unauthorized",
+          status: 401,
+          detail: "Cannot accept request: no valid token",
+        });
+      }
+      await next();
+    },
+  });
+  assertEquals((await app.request("/healthz")).status, 200);
+  const denied = await app.request("/v1/topics/Trade", { method: "PUT" });
+  assertEquals(denied.status, 401);
+  await denied.body?.cancel();
+  assertEquals((await broker.topics.list()).length, 0);
+  const allowed = await app.request("/v1/topics/Trade", {
+    method: "PUT",
+    headers: { authorization: "Bearer secret" },
+  });
+  assertEquals(allowed.status, 201);
+  await allowed.body?.cancel();
 });
 
 Deno.test("with a bearer token set, /v1 without it is a 401 problem and /healthz stays open", async () => {
   const { bearerAuth } = await import("hono/bearer-auth");
   const { createApp } = await import("../../src/http/app.ts");
-  const { Broker } = await import("../../src/engine/broker.ts");
-  using kv = await Deno.openKv(":memory:");
-  const broker = new Broker(kv);
+  await using fixture = await openBroker();
+  const { kv, broker } = fixture;
   const app = createApp(broker, { auth: bearerAuth({ token: "s3cret" }) });
   const denied = await app.request("/v1/topics/Trade", { method: "PUT" });
   assertEquals(denied.status, 401);
@@ -229,5 +228,28 @@ Deno.test("with a bearer token set, /v1 without it is a 401 problem and /healthz
   });
   assertEquals(allowed.status, 201);
   assertEquals((await app.request("/healthz")).status, 200);
-  await broker.stop();
+});
+
+Deno.test("every /v1 operation of /openapi.json names an operationId, needs the bearer scheme and really answers 401 without the token", async () => {
+  const { bearerAuth } = await import("hono/bearer-auth");
+  await using fixture = await openBroker();
+  const app = createApp(fixture.broker, { auth: bearerAuth({ token: "s3cret" }) });
+  const doc = await (await app.request("/openapi.json")).json() as {
+    components: { securitySchemes: Record<string, { type: string; scheme: string }> };
+    paths: Record<string, Record<string, { operationId?: string; security?: unknown }>>;
+  };
+  const bearer = doc.components.securitySchemes.bearer;
+  assertEquals([bearer?.type, bearer?.scheme], ["http", "bearer"]);
+  for (const [path, methods] of Object.entries(doc.paths)) {
+    if (!path.startsWith("/v1/")) continue;
+    for (const [method, operation] of Object.entries(methods)) {
+      assert(operation.operationId, `${method} ${path} has no operationId`);
+      assertEquals(operation.security, [{ bearer: [] }], `${method} ${path}`);
+      const res = await app.request(path.replaceAll(/\{[^}]+\}/g, "x"), {
+        method: method.toUpperCase(),
+      });
+      assertEquals(res.status, 401, `${method} ${path} without a token`);
+      await res.body?.cancel();
+    }
+  }
 });

@@ -113,3 +113,30 @@ Deno.test("a redriven dead letter starts again from attempt 0 and is requeued", 
   assertEquals(redriven.actions, ["leaveDeadLetters", "requeue"]);
   assertEquals(step("pending", redriven.context, attempted(1)).state, "inFlight");
 });
+
+Deno.test("a dead letter takes its alert's outcome without leaving deadLettered: no exit, no entry, no effect but the context", () => {
+  const context = { attempt: 3, lastError: "boom" };
+  const sent: DeliveryEvent = {
+    type: "DeliveryAlertSent",
+    data: { url: "http://alerts", status: 200, alertAttempt: 2 },
+    at: 0,
+  };
+  const failed: DeliveryEvent = {
+    type: "DeliveryAlertFailed",
+    data: { url: "http://alerts", alertAttempt: 1, error: "HTTP 500", status: 500 },
+    at: 0,
+  };
+  for (const [event, lastAlert] of [[sent, "sent"], [failed, "failed"]] as const) {
+    const next = step("deadLettered", context, event);
+    assertEquals(next.refused, false, "the engine tells a taken event by a new snapshot");
+    assertEquals(next.state, "deadLettered");
+    assertEquals(next.context, { ...context, lastAlert });
+    assertEquals(next.actions, [], "no exit (leaveDeadLetters) and no entry (deadLetter) again");
+  }
+  // A second alert outcome in a row is still taken (a new snapshot each time).
+  const twice = step("deadLettered", { ...context, lastAlert: "sent" }, sent);
+  assertEquals([twice.refused, twice.state], [false, "deadLettered"]);
+  for (const state of ["pending", "inFlight", "retrying", "acked"] as const) {
+    assertEquals(step(state, { attempt: 1 }, sent).refused, true, `${state} takes no alert`);
+  }
+});

@@ -2,13 +2,15 @@
  * Turning the delivery machine's actions into writes: one exhaustive switch
  * over {@linkcode DeliveryAction}, so an action added to the machine and not
  * carried out here does not compile. Every write lands in the same commit
- * as the event that asked for it; a warning waits for that commit.
+ * as the event that asked for it (a dead letter's alert job too); log lines
+ * and metrics wait for that commit.
  *
  * @module
  */
 import type { DeliveryState } from "../../../machines/delivery.ts";
 import type { WriteSet } from "../../store/write_set.ts";
 import { keys } from "../../store/keys.ts";
+import type { EngineDeps } from "../deps.ts";
 import type { CompiledGroup, GroupCounter } from "../groups/mod.ts";
 import { releaseOrder, requeueInOrder } from "./message_order.ts";
 import {
@@ -32,7 +34,16 @@ export interface EffectScope {
   readonly lease?: InflightRecord[];
   /** Makes the lease id of an entry written here (ULIDs in production). */
   readonly leaseId: () => string;
+  /**
+   * What ends an attempt needs: the scheduler for a dead letter's alert, the
+   * logger for its line, the metrics for the attempt's outcome. A step that
+   * dead-letters throws without it; other steps count nothing without it.
+   */
+  readonly deps?: Pick<EngineDeps, "scheduler" | "logger" | "metrics" | "clock">;
 }
+
+/** The error text a released attempt carries (see `Deliveries.release`). */
+const RELEASED_PREFIX = "released:";
 
 /** The counter a state is counted in, if any. */
 const COUNTED: Partial<Record<DeliveryState, GroupCounter>> = {
@@ -110,9 +121,32 @@ export async function carryOutDelivery(
           seq,
         };
         op.set(keys.deadLetter(groupId, after.messageId), record);
+        const deps = scope.deps;
+        if (!deps) {
+          throw new TypeError(
+            `Cannot dead-letter message ${after.messageId}: the effect scope has no engine deps`,
+          );
+        }
+        if (group.record.alertUrl !== undefined) {
+          deps.scheduler.schedule(op, {
+            kind: "deadLetterAlert",
+            group: group.record.name,
+            groupId,
+            messageId: after.messageId,
+            seq,
+          }, event.at);
+        }
         op.onCommitted(() =>
-          console.warn(
+          deps.logger.warn(
+            "delivery.deadLettered",
             `dead-lettered message ${after.messageId} for group ${group.record.name} after ${after.context.attempt} attempts: ${error}`,
+            {
+              messageId: after.messageId,
+              group: group.record.name,
+              topic: after.topic,
+              attempts: after.context.attempt,
+              error,
+            },
           )
         );
         break;
@@ -133,6 +167,7 @@ export async function carryOutDelivery(
       case "recordVisibility":
       case "recordError":
       case "restartAttempts":
+      case "recordAlert":
         break; // the machine's own context: already in `after`
       default: {
         const never: never = action;
@@ -140,6 +175,7 @@ export async function carryOutDelivery(
       }
     }
   }
+  countOutcome(op, scope, step);
   const left = COUNTED[step.before.state];
   const entered = COUNTED[after.state];
   if (left !== entered) {
@@ -147,5 +183,31 @@ export async function carryOutDelivery(
       ...(left ? { [left]: -1 } : {}),
       ...(entered ? { [entered]: 1 } : {}),
     });
+  }
+}
+
+/** Counts how the step ended an attempt, once its commit succeeded. */
+function countOutcome(op: WriteSet, scope: EffectScope, step: DeliveryStep): void {
+  const deps = scope.deps;
+  if (!deps) return;
+  const { event } = step;
+  const group = scope.group.record.name;
+  switch (event.type) {
+    case "DeliveryAcked":
+      op.onCommitted(() => {
+        deps.metrics.delivery(group, "acked");
+        deps.metrics.acked(group, step.after.messageId, deps.clock());
+      });
+      return;
+    case "DeliveryFailed": {
+      const outcome = event.data.error.startsWith(RELEASED_PREFIX) ? "released" : "failed";
+      op.onCommitted(() => deps.metrics.delivery(group, outcome));
+      return;
+    }
+    case "DeliveryDeadLettered":
+      op.onCommitted(() => deps.metrics.delivery(group, "deadLettered"));
+      return;
+    default:
+      return;
   }
 }

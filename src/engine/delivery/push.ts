@@ -198,6 +198,24 @@ class Pump {
         ? `no answer within ${timeoutSeconds} s`
         : `request failed: ${cause instanceof Error ? cause.message : String(cause)}`;
     }
+    if (error !== undefined) {
+      // The origin only: a push URL's path or query may carry a token.
+      let origin = "an invalid URL";
+      try {
+        origin = new URL(url).origin;
+      } catch { /* kept as is */ }
+      this.#deps.logger.warn(
+        "push.failed",
+        `push of message ${message.messageId} to group ${this.#name} failed (attempt ${message.attempt}): ${error}`,
+        {
+          messageId: message.messageId,
+          group: this.#name,
+          attempt: message.attempt,
+          origin,
+          error,
+        },
+      );
+    }
     try {
       if (error === undefined) await this.#deliveries.ack(this.#name, [message.receiptHandle]);
       else await this.#deliveries.fail(this.#name, [message.receiptHandle], error);

@@ -189,7 +189,7 @@ async function writeOutcomes(
 ): Promise<WriteSet | undefined> {
   const { kv, clock, store } = env.deps;
   const op = new WriteSet();
-  const scope = { kv, group, leaseId: monotonicUlid };
+  const scope = { kv, group, leaseId: monotonicUlid, deps: env.deps };
   const now = clock();
   for (const item of items) {
     const steps = appendDelivery(op, store, group.record.id, item.head, [

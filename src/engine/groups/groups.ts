@@ -42,6 +42,10 @@ export interface GroupConfig extends RetryPolicy {
   readonly delivery: DeliveryConfig;
   readonly visibilityTimeoutSeconds: number;
   readonly ordered: boolean;
+  /** Receives a signed POST for every message the group dead-letters. */
+  readonly alertUrl?: string;
+  /** Signs the alerts; without it they are signed with the push secret, if any. */
+  readonly alertSecret?: string;
 }
 
 /** A group as stored. */
@@ -73,6 +77,8 @@ export interface GroupInput {
   readonly retryDelaysSeconds?: readonly number[];
   readonly visibilityTimeoutSeconds?: number;
   readonly ordered?: boolean;
+  readonly alertUrl?: string;
+  readonly alertSecret?: string;
 }
 
 /** A group's position in one topic's log: every entry before it is routed. */
@@ -122,6 +128,9 @@ export function normalizeGroup(input: GroupInput): GroupConfig {
     throw new ValidationError("Cannot save group: a topic appears in two subscriptions");
   }
   input.subscriptions.forEach(compileSubscription);
+  if (input.alertSecret !== undefined && input.alertUrl === undefined) {
+    throw new ValidationError("Cannot save group: alertSecret is set but alertUrl is not");
+  }
   const delivery: DeliveryConfig = input.delivery?.mode === "push"
     ? {
       mode: "push",
@@ -139,6 +148,8 @@ export function normalizeGroup(input: GroupInput): GroupConfig {
     visibilityTimeoutSeconds: input.visibilityTimeoutSeconds ??
       DEFAULT_VISIBILITY_TIMEOUT_SECONDS,
     ordered: input.ordered ?? false,
+    ...(input.alertUrl !== undefined ? { alertUrl: input.alertUrl } : {}),
+    ...(input.alertSecret !== undefined ? { alertSecret: input.alertSecret } : {}),
   };
 }
 

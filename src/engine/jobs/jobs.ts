@@ -34,8 +34,28 @@ export interface GroupCleanupJob {
   readonly groupId: string;
 }
 
+/**
+ * POST the dead letter of `messageId` to the alert URL of `group` (the
+ * incarnation `groupId`); scheduled in the commit that dead-lettered it.
+ * `seq` is the seq of that `DeliveryDeadLettered` event, so an alert for a
+ * dead letter since redriven is never sent. Each run is one call: a failed
+ * call throws, and the scheduler's back-off calls again.
+ */
+export interface DeadLetterAlertJob {
+  readonly kind: "deadLetterAlert";
+  readonly group: string;
+  readonly groupId: string;
+  readonly messageId: string;
+  readonly seq: number;
+}
+
 /** Every kind of job: a closed union. */
-export type Job = CheckBackDueJob | CheckBackJob | VisibilityDueJob | GroupCleanupJob;
+export type Job =
+  | CheckBackDueJob
+  | CheckBackJob
+  | VisibilityDueJob
+  | GroupCleanupJob
+  | DeadLetterAlertJob;
 
 /** A job as stored under `["job", dueAt, jobId]`. */
 export interface StoredJob {

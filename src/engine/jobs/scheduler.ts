@@ -31,6 +31,7 @@ import { ContentionError, NotFoundError } from "../../domain/errors.ts";
 import { commit } from "../../store/commit.ts";
 import { keys } from "../../store/keys.ts";
 import type { Writes } from "../../store/write_set.ts";
+import { Logger } from "../../observe/log.ts";
 import { type JobListing, type JobPage, listJobs, type ListJobsOptions } from "./failed_jobs.ts";
 import {
   DEFAULT_JOB_MAX_ATTEMPTS,
@@ -43,8 +44,14 @@ import {
 /** How due jobs are noticed. */
 export type SchedulerMode = "queue" | "sweep";
 
-/** Runs one job; a throw retries it after its back-off, or fails it once its attempts are spent. */
-export type JobHandler = (job: Job) => Promise<void>;
+/**
+ * Runs one job; a throw retries it after its back-off, or fails it once its
+ * attempts are spent. `run` says which run this is (1 for the first).
+ */
+export type JobHandler = (
+  job: Job,
+  run: { readonly id: string; readonly runs: number },
+) => Promise<void>;
 
 /** Options of {@linkcode Scheduler}. */
 export interface SchedulerOptions {
@@ -63,14 +70,16 @@ export interface SchedulerOptions {
    * @default {10}
    */
   maxAttempts?: number;
+  /** Where the default `onError` and `onFailed` write. @default {new Logger()} */
+  logger?: Logger;
   /**
    * Called when a job handler throws, before the retry or failure is written.
-   * @default {a one-line console.warn with the job's kind, id, run and error}
+   * @default {a `job.attemptFailed` warning with the job's kind, id, run and error}
    */
   onError?: (error: unknown, job: Job, stored: StoredJob) => void;
   /**
    * Called once when a job becomes failed, after that commit succeeded.
-   * @default {a one-line console.error with the job's kind, id, runs and last error}
+   * @default {a `job.failed` error line with the job's kind, id, runs and last error}
    */
   onFailed?: (failed: FailedJob) => void;
 }
@@ -99,12 +108,18 @@ function describeError(error: unknown): string {
   return line.length > MAX_JOB_ERROR_LENGTH ? `${line.slice(0, MAX_JOB_ERROR_LENGTH - 1)}…` : line;
 }
 
-const warnAttempt = (error: unknown, job: Job, stored: StoredJob) =>
-  console.warn(`job ${job.kind} ${stored.id} run ${stored.runs} failed: ${describeError(error)}`);
+const warnAttempt = (logger: Logger) => (error: unknown, job: Job, stored: StoredJob) =>
+  logger.warn(
+    "job.attemptFailed",
+    `job ${job.kind} ${stored.id} run ${stored.runs} failed: ${describeError(error)}`,
+    { kind: job.kind, jobId: stored.id, run: stored.runs },
+  );
 
-const logFailed = (failed: FailedJob) =>
-  console.error(
+const logFailed = (logger: Logger) => (failed: FailedJob) =>
+  logger.error(
+    "job.failed",
     `job failed: ${failed.job.kind} ${failed.id} after ${failed.runs} runs: ${failed.lastError}`,
+    { kind: failed.job.kind, jobId: failed.id, runs: failed.runs },
   );
 
 const DOORBELL = "escrow.job";
@@ -187,8 +202,9 @@ export class Scheduler {
         `Cannot create scheduler: maxAttempts must be an integer of 1 or more, current value is ${this.#maxAttempts}`,
       );
     }
-    this.#onError = options.onError ?? warnAttempt;
-    this.#onFailed = options.onFailed ?? logFailed;
+    const logger = options.logger ?? new Logger();
+    this.#onError = options.onError ?? warnAttempt(logger);
+    this.#onFailed = options.onFailed ?? logFailed(logger);
   }
 
   /** How due jobs are noticed. */
@@ -373,7 +389,7 @@ export class Scheduler {
 
   async #run(stored: StoredJob, lease: Deno.AtomicCheck): Promise<void> {
     try {
-      await this.#handler(stored.job);
+      await this.#handler(stored.job, { id: stored.id, runs: stored.runs });
     } catch (error) {
       this.#onError(error, stored.job, stored);
       await this.#recordFailedRun(stored, lease, describeError(error)).catch((writeError) =>

@@ -78,6 +78,25 @@ export class CheckBacks {
         ? { type: "CheckBackAnswered", data: { check, answer: outcome.answer }, at: at() }
         : { type: "CheckBackFailed", data: { check, error: outcome.error }, at: at() };
     }
-    await this.#transactions.record(transactionId, event);
+    if (!(await this.#transactions.record(transactionId, event))) return; // moved on meanwhile
+    const { logger, metrics } = this.#deps;
+    if (event.type === "CheckBackAnswered") {
+      metrics.checkBack(event.data.answer);
+      return;
+    }
+    metrics.checkBack("failed");
+    if (event.type === "CheckBackFailed") {
+      logger.warn(
+        "checkBack.failed",
+        `check-back ${check} of transaction ${transactionId} failed: ${event.data.error}`,
+        {
+          transactionId,
+          messageId: view.messageId,
+          topic: view.topic,
+          check,
+          error: event.data.error,
+        },
+      );
+    }
   }
 }

@@ -324,6 +324,7 @@ export class Transactions {
             .set(keys.txByState(after, transactionId), null);
           if (after === "committed" || after === "rolledBack") {
             countIn(op, next.context.topic, after);
+            this.#observeDecision(op, next, after);
           }
         }
         return { write: op, result: { view: viewOf(next, [...events, event]), appended: true } };
@@ -342,6 +343,27 @@ export class Transactions {
         }
       },
       conflicted: () => this.#cache.delete(transactionId), // another writer got there first
+    });
+  }
+
+  /** Counts a decided transaction (and logs one rolled back by exhausted checks) once committed. */
+  #observeDecision(
+    op: WriteSet,
+    next: TransactionSnapshot,
+    after: "committed" | "rolledBack",
+  ): void {
+    const { logger, metrics } = this.#deps;
+    const { transactionId, messageId, topic, reason, checks } = next.context;
+    op.onCommitted(() => {
+      metrics.transactionDecided(after, reason ?? "producer");
+      if (after === "committed") metrics.published(topic);
+      if (after === "rolledBack" && reason === "checksExhausted") {
+        logger.warn(
+          "transaction.rolledBack",
+          `transaction ${transactionId} rolled back: its ${checks} check-backs gave no decision`,
+          { transactionId, messageId, topic, checks, reason },
+        );
+      }
     });
   }
 
