@@ -66,3 +66,35 @@ export async function verify(
   }
   return ok;
 }
+
+/**
+ * A JSON POST the broker sends out (a push, an alert), with
+ * `Escrow-Timestamp` and, given a secret, `Escrow-Signature` over the exact
+ * body sent; redirects are not followed.
+ *
+ * @example
+ * ```ts
+ * import { signedPost } from "./signature.ts";
+ * const request = await signedPost("http://127.0.0.1:9000/hook", { id: 1 }, {
+ *   "escrow-message-id": "m1",
+ * }, "s3cret", Date.now());
+ * request.headers.has("escrow-signature"); // true
+ * ```
+ */
+export async function signedPost(
+  url: string,
+  json: unknown,
+  extraHeaders: Readonly<Record<string, string>>,
+  secret: string | undefined,
+  now: number,
+): Promise<Request> {
+  const body = JSON.stringify(json);
+  const timestamp = String(Math.floor(now / 1000));
+  const headers = new Headers({
+    "content-type": "application/json",
+    ...extraHeaders,
+    "escrow-timestamp": timestamp,
+  });
+  if (secret !== undefined) headers.set("escrow-signature", await sign(secret, timestamp, body));
+  return new Request(url, { method: "POST", headers, body, redirect: "manual" });
+}

@@ -17,12 +17,12 @@
  */
 import { NotFoundError } from "../domain/errors.ts";
 import type { DeliveryEvent } from "../domain/events.ts";
-import { sign } from "../domain/signature.ts";
+import { signedPost } from "../domain/signature.ts";
 import { keys } from "../store/keys.ts";
 import { WriteSet } from "../store/write_set.ts";
 import { type EngineDeps, MAX_WRITE_ATTEMPTS } from "../engine/deps.ts";
 import { readRecords } from "../engine/delivery/received.ts";
-import type { DeadLetterRecord } from "../engine/delivery/records.ts";
+import { deadLetterHead, type DeadLetterRecord } from "../engine/delivery/records.ts";
 import { appendDelivery } from "../engine/delivery/step.ts";
 import type { GroupRecord, Groups } from "../engine/groups/groups.ts";
 import type { DeadLetterAlertJob } from "../engine/jobs/jobs.ts";
@@ -96,16 +96,16 @@ export async function alertRequest(
   secret: string | undefined,
   now: number,
 ): Promise<Request> {
-  const body = JSON.stringify(alert);
-  const timestamp = String(Math.floor(now / 1000));
-  const headers = new Headers({
-    "content-type": "application/json",
-    "escrow-message-id": alert.messageId,
-    "escrow-alert-attempt": String(alert.alertAttempt),
-    "escrow-timestamp": timestamp,
-  });
-  if (secret !== undefined) headers.set("escrow-signature", await sign(secret, timestamp, body));
-  return new Request(url, { method: "POST", headers, body, redirect: "manual" });
+  return await signedPost(
+    url,
+    alert,
+    {
+      "escrow-message-id": alert.messageId,
+      "escrow-alert-attempt": String(alert.alertAttempt),
+    },
+    secret,
+    now,
+  );
 }
 
 /** Reads at most {@linkcode MAX_ALERT_ANSWER_BYTES} of an answer, then lets it go. */
@@ -283,14 +283,7 @@ export class DeadLetterAlerts {
       const entry = await kv.get<DeadLetterRecord>(dlqKey);
       if (!(await this.#isCurrent(job, entry))) return;
       const record = entry.value!;
-      const head = {
-        messageId: job.messageId,
-        topic: record.topic,
-        ...(record.messageGroup !== undefined ? { messageGroup: record.messageGroup } : {}),
-        seq: record.seq,
-        state: "deadLettered" as const,
-        context: { attempt: record.attempts, lastError: record.lastError },
-      };
+      const head = deadLetterHead(record);
       // The entry is written with the event at its seq and checked by every writer of the
       // next one (a redrive, this): it guards the append.
       const op = new WriteSet().check(entry);

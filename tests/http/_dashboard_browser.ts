@@ -10,7 +10,6 @@
  *
  * @module
  */
-import { assert } from "@std/assert/assert";
 import { assertEquals } from "@std/assert/equals";
 import { assertStringIncludes } from "@std/assert/string-includes";
 import { join } from "@std/path";
@@ -18,9 +17,8 @@ import { chromium } from "playwright-core";
 import { Broker } from "../../src/engine/broker.ts";
 import { createApp } from "../../src/http/app.ts";
 import { type Call, seedScene } from "./_dashboard.ts";
+import { apiCaller, CHROMIUM } from "../_support/browser.ts";
 
-/** Debian's Chromium. */
-export const CHROMIUM = "/usr/bin/chromium";
 /** Every wait in the browser is bounded by this (a hang guard, not a speed check). */
 const WAIT_MS = 15_000;
 
@@ -44,17 +42,7 @@ export async function runBrowserScenario(): Promise<string> {
   const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, app.fetch);
   stack.defer(() => server.shutdown());
   const base = `http://127.0.0.1:${server.addr.port}`;
-  const call: Call = async (method, path, json) => {
-    const res = await fetch(`${base}${path}`, {
-      method,
-      headers: { "content-type": "application/json" },
-      ...(json !== undefined ? { body: JSON.stringify(json) } : {}),
-      signal: AbortSignal.timeout(WAIT_MS),
-    });
-    const text = await res.text();
-    assert(res.ok, `${method} ${path}: ${res.status} ${text}`);
-    return text ? JSON.parse(text) : undefined;
-  };
+  const call: Call = apiCaller(base, WAIT_MS);
   const scene = await seedScene(call);
   const shots = await Deno.makeTempDir({ prefix: "escrow-dashboard-" });
 

@@ -11,21 +11,9 @@
  * @module
  */
 import { assert } from "@std/assert/assert";
-import { fromFileUrl } from "@std/path/from-file-url";
+import { browserTestSkipped, CHROMIUM, runScenario } from "../_support/browser.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
-/** The whole scenario's hang guard. */
-const TIMEOUT_MS = 120_000;
-
-function chromiumPresent(): boolean {
-  try {
-    return Deno.statSync(CHROMIUM).isFile;
-  } catch {
-    return false;
-  }
-}
-
-const skip = !chromiumPresent() && Deno.env.get("CI") !== "true";
+const skip = browserTestSkipped();
 if (skip) {
   console.warn(
     `dashboard_browser_test: skipped, ${CHROMIUM} is missing (apt-get install -y chromium); ` +
@@ -38,18 +26,7 @@ Deno.test({
     "in Chromium the dashboard updates counts live, opens a message's timeline and redrives a dead letter after confirmation",
   ignore: skip,
   async fn() {
-    const script = fromFileUrl(new URL("./_dashboard_browser.ts", import.meta.url));
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-all", script],
-      cwd: fromFileUrl(new URL("../../", import.meta.url)),
-      stdout: "piped",
-      stderr: "piped",
-      signal: AbortSignal.timeout(TIMEOUT_MS),
-    }).spawn();
-    const { code, stdout, stderr } = await child.output();
-    const out = new TextDecoder().decode(stdout);
-    const err = new TextDecoder().decode(stderr);
-    assert(code === 0, `the browser scenario failed (exit ${code}):\n${out}\n${err}`);
+    const out = await runScenario(new URL("./_dashboard_browser.ts", import.meta.url));
     const shots = out.match(/dashboard screenshots: (.+)/)?.[1];
     assert(shots, `no screenshots reported:\n${out}`);
     for (const name of ["overview.png", "message.png", "confirm.png", "redriven.png"]) {

@@ -13,7 +13,7 @@ import { handleCommand } from "../command.ts";
 import type { CompiledGroup } from "../groups/mod.ts";
 import { carryOutDelivery } from "./effects.ts";
 import type { DeliveryEnv } from "./env.ts";
-import type { DeadLetterRecord } from "./records.ts";
+import { deadLetterHead, type DeadLetterRecord } from "./records.ts";
 import { readRecords } from "./received.ts";
 import { appendDelivery } from "./step.ts";
 
@@ -104,15 +104,7 @@ async function redriveOne(
     decide: async (entry) => {
       const record = entry.value;
       if (!record) return { done: false };
-      // The dead letter was written with the DeliveryDeadLettered event at record.seq.
-      const head = {
-        messageId,
-        topic: record.topic,
-        ...(record.messageGroup !== undefined ? { messageGroup: record.messageGroup } : {}),
-        seq: record.seq,
-        state: "deadLettered" as const,
-        context: { attempt: record.attempts, lastError: record.lastError },
-      };
+      const head = deadLetterHead(record);
       const op = new WriteSet().check(entry);
       const steps = appendDelivery(op, store, id, head, [
         { type: "DeliveryRedriven", data: {}, at: clock() },

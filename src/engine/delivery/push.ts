@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { sign } from "../../domain/signature.ts";
+import { signedPost } from "../../domain/signature.ts";
 import { keys } from "../../store/keys.ts";
 import type { ReceivedMessage } from "../../domain/wire.ts";
 import type { Deliveries } from "./deliveries.ts";
@@ -39,16 +39,16 @@ export async function pushRequest(
   secret: string | undefined,
   now: number,
 ): Promise<Request> {
-  const body = JSON.stringify(toWireMessage(message, { withHandle: false }));
-  const timestamp = String(Math.floor(now / 1000));
-  const headers = new Headers({
-    "content-type": "application/json",
-    "escrow-message-id": message.messageId,
-    "escrow-attempt": String(message.attempt),
-    "escrow-timestamp": timestamp,
-  });
-  if (secret !== undefined) headers.set("escrow-signature", await sign(secret, timestamp, body));
-  return new Request(url, { method: "POST", headers, body });
+  return await signedPost(
+    url,
+    toWireMessage(message, { withHandle: false }),
+    {
+      "escrow-message-id": message.messageId,
+      "escrow-attempt": String(message.attempt),
+    },
+    secret,
+    now,
+  );
 }
 
 /**

@@ -11,6 +11,7 @@ import { adjust } from "../../store/counters.ts";
 import { keys } from "../../store/keys.ts";
 import type { WriteSet } from "../../store/write_set.ts";
 import type { GroupCounter } from "../groups/groups.ts";
+import type { DeliveryHead } from "./step.ts";
 
 /**
  * A delivery in flight, as listed in a lease: the entry one receive writes
@@ -136,5 +137,28 @@ export function entryToDue(entry: LogEntry, topic: string): DueRecord {
     publishedAt: entry.publishedAt,
     ...(entry.messageGroup !== undefined ? { messageGroup: entry.messageGroup } : {}),
     ...(entry.bodySize !== undefined ? { bodySize: entry.bodySize } : {}),
+  };
+}
+
+/**
+ * The head a dead letter states: dead on its last attempt, at the seq of
+ * the stream's last event (the dead letter, or the alert recorded after it),
+ * which every writer of the next event checks the entry for.
+ *
+ * @example
+ * ```ts
+ * import { deadLetterHead } from "./records.ts";
+ * deadLetterHead({ messageId: "m1", topic: "T", attempts: 16, lastError: "boom",
+ *   deadLetteredAt: 0, seq: 32 }).state; // "deadLettered"
+ * ```
+ */
+export function deadLetterHead(record: DeadLetterRecord): DeliveryHead {
+  return {
+    messageId: record.messageId,
+    topic: record.topic,
+    ...(record.messageGroup !== undefined ? { messageGroup: record.messageGroup } : {}),
+    seq: record.seq,
+    state: "deadLettered",
+    context: { attempt: record.attempts, lastError: record.lastError },
   };
 }
