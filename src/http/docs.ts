@@ -8,7 +8,8 @@
  */
 import { Hono } from "hono";
 import { join } from "@std/path/join";
-import { getAbsoluteFSPath } from "swagger-ui-dist";
+// The path helper alone: the package's main module loads the whole UI bundle (~35 MB resident).
+import getAbsoluteFSPath from "swagger-ui-dist/absolute-path.js";
 import type { AppEnv } from "./router.ts";
 
 /** The UI files served under `/docs/`, with their content types. */
