@@ -10,8 +10,9 @@
  * happened to the delivery (settled, expired, a new handle issued) an old
  * handle is refused.
  *
- * Text form: `base64url(JSON payload) "." keyId "." base64url(mac)`, where
- * the mac covers `keyId "." payload`.
+ * Text form: `payload "." keyId "." base64url(mac)`, where the payload is
+ * the fields joined by `~` (names, ids and numbers as they are, the message
+ * group percent-encoded) and the mac covers `keyId "." payload`.
  *
  * @module
  */
@@ -58,7 +59,6 @@ export type HandleReading =
   | { readonly ok: false; readonly reason: HandleRefusal };
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
 /** HMAC-SHA256 (`@noble/hashes`) keyed once per secret: each handle clones the keyed state. */
 const keyed = new WeakMap<Uint8Array, ReturnType<typeof hmac.create>>();
@@ -93,10 +93,21 @@ export function signReceiptHandle(key: HandleKey, handle: ReceiptHandle): string
     handle.seq,
     handle.attempt,
     handle.visibleUntil,
-    ...(handle.messageGroup !== undefined ? [handle.messageGroup] : []),
+    ...(handle.messageGroup !== undefined ? [escapePart(handle.messageGroup)] : []),
   ];
-  const payload = encodeBase64Url(encoder.encode(JSON.stringify(parts)));
+  const payload = parts.join("~");
   return `${payload}.${key.id}.${encodeBase64Url(mac(key, payload))}`;
+}
+
+/**
+ * A free-form part (a message group) in the payload's alphabet: percent-encoded, with the
+ * payload's and the text's separators (`~`, `.`) and the other marks encoded too.
+ */
+function escapePart(text: string): string {
+  return encodeURIComponent(text).replace(
+    /[.!~*'()]/g,
+    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
 }
 
 /**
@@ -135,25 +146,33 @@ export function readReceiptHandle(
 
 /** Decodes a signed payload; undefined when it is not one (only the broker signs, so rare). */
 function parsePayload(payload: string): ReceiptHandle | undefined {
+  const parts = payload.split("~");
+  if (parts.length < 7 || parts.length > 8) return undefined;
+  const [group, groupId, messageId, topic, seq, attempt, visibleUntil, messageGroup] = parts as [
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string | undefined,
+  ];
+  const integer = /^\d{1,16}$/;
+  if (
+    !group || !groupId || !messageId || !topic || !integer.test(seq) || !integer.test(attempt) ||
+    !integer.test(visibleUntil)
+  ) return undefined;
   try {
-    const parts = JSON.parse(decoder.decode(decodeBase64Url(payload)));
-    if (!Array.isArray(parts) || parts.length < 7 || parts.length > 8) return undefined;
-    const [group, groupId, messageId, topic, seq, attempt, visibleUntil, messageGroup] = parts;
-    if (
-      typeof group !== "string" || typeof groupId !== "string" ||
-      typeof messageId !== "string" || typeof topic !== "string" ||
-      !Number.isInteger(seq) || !Number.isInteger(attempt) || typeof visibleUntil !== "number" ||
-      (messageGroup !== undefined && typeof messageGroup !== "string")
-    ) return undefined;
     return {
       group,
       groupId,
       messageId,
       topic,
-      seq,
-      attempt,
-      visibleUntil,
-      ...(messageGroup !== undefined ? { messageGroup } : {}),
+      seq: Number(seq),
+      attempt: Number(attempt),
+      visibleUntil: Number(visibleUntil),
+      ...(messageGroup !== undefined ? { messageGroup: decodeURIComponent(messageGroup) } : {}),
     };
   } catch {
     return undefined;

@@ -8,7 +8,7 @@ import { assert } from "@std/assert/assert";
 import { assertEquals } from "@std/assert/equals";
 import { assertMatch } from "@std/assert/match";
 import { assertNotEquals } from "@std/assert/not-equals";
-import { decodeBase64Url, encodeBase64Url } from "@std/encoding/base64url";
+import { encodeBase64Url } from "@std/encoding/base64url";
 import { FakeTime } from "@std/testing/time";
 import { kvSnapshot } from "../http/_helpers.ts";
 import {
@@ -36,21 +36,16 @@ async function setUp(api: TestApi, group = "ops"): Promise<void> {
   });
 }
 
-/** A handle's parts: payload (JSON array), key id and signature. */
-function partsOf(handle: string): { fields: unknown[]; keyId: string; signature: string } {
+/** A handle's parts: payload fields (readable: handles are signed, not secret), key id, signature. */
+function partsOf(handle: string): { fields: string[]; keyId: string; signature: string } {
   const [payload, keyId, signature] = handle.split(".");
-  return {
-    fields: JSON.parse(new TextDecoder().decode(decodeBase64Url(payload!))),
-    keyId: keyId!,
-    signature: signature!,
-  };
+  return { fields: payload!.split("~"), keyId: keyId!, signature: signature! };
 }
 
 /** The handle with its payload replaced, signature kept: what an attacker can make. */
-function withFields(handle: string, edit: (fields: unknown[]) => unknown[]): string {
+function withFields(handle: string, edit: (fields: string[]) => string[]): string {
   const { fields, keyId, signature } = partsOf(handle);
-  const payload = encodeBase64Url(new TextEncoder().encode(JSON.stringify(edit(fields))));
-  return `${payload}.${keyId}.${signature}`;
+  return `${edit(fields).join("~")}.${keyId}.${signature}`;
 }
 
 /** Asserts an ack of `handle` is refused with `reason` and writes nothing. */
@@ -100,7 +95,7 @@ Deno.test("a handle edited to seq + 1 cannot ack a retrying delivery nor overwri
   const handle = handleOf(first!);
   assertEquals((await nack(api, "ops", [handle])).nacked, 1);
   // The review's attack: the same handle, seq moved to the failure event's.
-  const edited = withFields(handle, (f) => f.map((v, i) => i === 4 ? (v as number) + 1 : v));
+  const edited = withFields(handle, (f) => f.map((v, i) => i === 4 ? String(Number(v) + 1) : v));
   await assertRefused(api, edited, /signature does not match/);
   assertEquals(await countsOfGroup(api, "ops"), {
     backlog: 0,
@@ -132,7 +127,7 @@ Deno.test("every field of a handle is covered by its signature", async () => {
   for (let i = 0; i < fields.length; i++) {
     const edited = withFields(
       handle,
-      (f) => f.map((v, j) => j !== i ? v : typeof v === "number" ? v + 1 : `${v}x`),
+      (f) => f.map((v, j) => j !== i ? v : /^\d+$/.test(v) ? String(Number(v) + 1) : `${v}x`),
     );
     await assertRefused(api, edited, /signature does not match/);
   }

@@ -89,3 +89,12 @@ Deno.test("an instance follows a rotation made by another one when it meets the 
     assertEquals(await b.read(fromA), { ok: true, handle: HANDLE });
   });
 });
+
+Deno.test("a message group with the handle's separators and any text round-trips through a handle", async () => {
+  using kv = await Deno.openKv(":memory:");
+  const receiptKeys = new ReceiptKeys(kv, Date.now);
+  for (const messageGroup of ["a.b~c", "customer 9/ü%(x)!*'", "~.~", ""]) {
+    const handle = { ...HANDLE, messageGroup };
+    assertEquals(await receiptKeys.read(await receiptKeys.sign(handle)), { ok: true, handle });
+  }
+});
