@@ -5,18 +5,11 @@
  *
  * @module
  */
+import type { CheckBackRequest } from "../../src/domain/wire.ts";
 import { RecordingServer } from "./recording_server.ts";
 
 /** What the broker POSTs to a check URL, as received, with its arrival time. */
-export interface CheckCall {
-  readonly transactionId: string;
-  readonly messageId: string;
-  readonly topic: string;
-  readonly tag?: string;
-  readonly keys: readonly string[];
-  readonly properties: Readonly<Record<string, string>>;
-  readonly producerGroup?: string;
-  readonly checkCount: number;
+export interface CheckCall extends CheckBackRequest {
   /** When the call arrived, in epoch ms. */
   readonly receivedAt: number;
 }

@@ -83,3 +83,33 @@ export function Layout({ title, query, live, children }: LayoutProps) {
 export function StateBadge({ state }: { state: string }) {
   return <span class={`badge s-${state}`}>{state}</span>;
 }
+
+/**
+ * A link to a message's page, showing `label` (the message id by default).
+ *
+ * @example
+ * ```tsx
+ * import { MessageLink } from "./layout.tsx";
+ * const html = String(<MessageLink messageId="01J…" />);
+ * ```
+ */
+export function MessageLink({ messageId, label }: { messageId: string; label?: string }) {
+  return (
+    <a class="mono" href={`/messages/${encodeURIComponent(messageId)}`}>
+      {label ?? messageId}
+    </a>
+  );
+}
+
+/**
+ * A topic with its tag, the tag muted.
+ *
+ * @example
+ * ```tsx
+ * import { TopicTag } from "./layout.tsx";
+ * const html = String(<TopicTag topic="Trade" tag="FundPurchase" />);
+ * ```
+ */
+export function TopicTag({ topic, tag }: { topic: string; tag?: string | undefined }) {
+  return <>{topic}{tag ? <span class="muted">{` · ${tag}`}</span> : null}</>;
+}

@@ -7,7 +7,7 @@
 import type { AlertStatus } from "./alert_status.ts";
 import type { Overview } from "./overview.ts";
 import { clockTime, count, duration, rate } from "./format.ts";
-import { StateBadge } from "./layout.tsx";
+import { MessageLink, StateBadge, TopicTag } from "./layout.tsx";
 
 /** Ids of the live sections, also the names of their SSE events. */
 export const SECTIONS = ["summary", "topics", "groups", "transactions", "dead-letters"] as const;
@@ -196,14 +196,14 @@ function Transactions({ overview }: { overview: Overview }) {
               {listed.map((tx) => (
                 <tr data-transaction={tx.transactionId}>
                   <td>
-                    <a class="mono" href={`/messages/${encodeURIComponent(tx.messageId)}`}>
-                      {tx.transactionId}
-                    </a>
+                    <MessageLink messageId={tx.messageId} label={tx.transactionId} />
                   </td>
                   <td>
                     <StateBadge state={tx.state} />
                   </td>
-                  <td>{tx.topic}{tx.tag ? <span class="muted">{` · ${tx.tag}`}</span> : null}</td>
+                  <td>
+                    <TopicTag topic={tx.topic} tag={tx.tag} />
+                  </td>
                   <td>{tx.producerGroup ?? <span class="muted">–</span>}</td>
                   <td class="num">{tx.checks}</td>
                   <td class="num">{duration(overview.at - tx.createdAt)}</td>
@@ -275,11 +275,11 @@ function DeadLetters({ overview }: { overview: Overview }) {
                     />
                   </td>
                   <td>
-                    <a class="mono" href={`/messages/${encodeURIComponent(m.messageId)}`}>
-                      {m.messageId}
-                    </a>
+                    <MessageLink messageId={m.messageId} />
                   </td>
-                  <td>{m.topic}{m.tag ? <span class="muted">{` · ${m.tag}`}</span> : null}</td>
+                  <td>
+                    <TopicTag topic={m.topic} tag={m.tag} />
+                  </td>
                   <td class="num">{m.attempts}</td>
                   <td class="error" title={m.lastError}>{m.lastError}</td>
                   <td class="num">{duration(overview.at - m.deadLetteredAt)}</td>

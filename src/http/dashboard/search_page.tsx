@@ -6,7 +6,7 @@
  */
 import type { MessageView } from "../../engine/history/messages.ts";
 import { clockTime } from "./format.ts";
-import { Layout, StateBadge } from "./layout.tsx";
+import { Layout, MessageLink, StateBadge, TopicTag } from "./layout.tsx";
 
 /**
  * The search results page.
@@ -43,11 +43,11 @@ export function SearchPage(
                   {messages.map((m) => (
                     <tr data-message={m.messageId}>
                       <td>
-                        <a class="mono" href={`/messages/${encodeURIComponent(m.messageId)}`}>
-                          {m.messageId}
-                        </a>
+                        <MessageLink messageId={m.messageId} />
                       </td>
-                      <td>{m.topic}{m.tag ? <span class="muted">{` · ${m.tag}`}</span> : null}</td>
+                      <td>
+                        <TopicTag topic={m.topic} tag={m.tag} />
+                      </td>
                       <td>{clockTime(m.storedAt)}</td>
                       <td>{m.transaction ? <StateBadge state={m.transaction.state} /> : "–"}</td>
                       <td>
