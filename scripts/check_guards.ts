@@ -192,8 +192,8 @@ export const GUARDS: readonly Guard[] = [
   {
     name: "dead-letter-after-commit",
     file: "src/engine/delivery/effects.ts",
-    find: "op.onCommitted(() =>",
-    replace: "((fn: () => void) => fn())(() =>",
+    find: "op.onCommitted(() =>\n          deps.logger.warn(",
+    replace: "((fn: () => void) => fn())(() =>\n          deps.logger.warn(",
     tests: ["tests/engine/delivery/settling_test.ts"],
     why: "A dead-letter warning (and later its alert) is announced for a nack that lost its race.",
   },
