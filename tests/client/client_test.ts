@@ -19,7 +19,7 @@ import { delay } from "@std/async/delay";
 import { encodeBase64 } from "@std/encoding/base64";
 import { EscrowClient, EscrowError, EscrowNetworkError } from "../../src/client/mod.ts";
 import { RecordingServer } from "../_support/recording_server.ts";
-import { closedPort, startBroker } from "./_broker.ts";
+import { answerHoldingProxy, closedPort, startBroker } from "./_broker.ts";
 import { startFlakyProxy } from "./_flaky_proxy.ts";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -494,49 +494,12 @@ Deno.test("a long-poll receive may take its wait on top of the request timeout",
   assert(Date.now() - started >= 700, "the broker held the poll for its wait");
 });
 
-/**
- * Serves the broker at `target` through a proxy that sends each answer's
- * status and headers at once but holds its body until {@linkcode release}:
- * an answer that has started arriving and not finished.
- */
-function bodyHoldingProxy(target: string) {
-  const gate = Promise.withResolvers<void>();
-  const server = RecordingServer.serve(async (_call, request) => {
-    const url = new URL(request.url);
-    const answer = await fetch(`${target}${url.pathname}${url.search}`, {
-      method: request.method,
-      headers: request.headers,
-      ...(request.body ? { body: await request.arrayBuffer() } : {}),
-    });
-    const bytes = new Uint8Array(await answer.arrayBuffer());
-    const body = new ReadableStream<Uint8Array>({
-      async start(controller) {
-        await gate.promise;
-        controller.enqueue(bytes);
-        controller.close();
-      },
-    });
-    return new Response(body, {
-      status: answer.status,
-      headers: { "content-type": answer.headers.get("content-type") ?? "application/json" },
-    });
-  });
-  return {
-    url: server.url,
-    release: () => gate.resolve(),
-    async [Symbol.asyncDispose]() {
-      gate.resolve();
-      await server[Symbol.asyncDispose]();
-    },
-  };
-}
-
 Deno.test("a receive whose signal aborts after the answer's headers arrived still returns its messages", async () => {
   await using live = await startBroker();
   await live.client.createTopic("Trade");
   await live.client.putGroup("ops", { subscriptions: [{ topic: "Trade" }] });
   const { messageId } = await live.client.publish("Trade", { body: 1 });
-  await using proxy = bodyHoldingProxy(live.url);
+  await using proxy = answerHoldingProxy(live.url, { hold: "body" });
   const headers = Promise.withResolvers<void>();
   const client = new EscrowClient(proxy.url, {
     fetch: async (input, init) => {
@@ -566,7 +529,7 @@ Deno.test("a receive whose signal aborts in the turn its headers arrive still re
   await live.client.createTopic("Trade");
   await live.client.putGroup("ops", { subscriptions: [{ topic: "Trade" }] });
   const { messageId } = await live.client.publish("Trade", { body: 1 });
-  await using proxy = bodyHoldingProxy(live.url);
+  await using proxy = answerHoldingProxy(live.url, { hold: "body" });
   const stop = new AbortController();
   // The abort runs as soon as the headers are in, ahead of the client's own
   // code after `fetch`: as when stop() races the broker's answer.

@@ -12,7 +12,7 @@ import { assertThrows } from "@std/assert/throws";
 import { delay } from "@std/async/delay";
 import { Consumer, EscrowClient, type ReceivedMessage } from "../../src/client/mod.ts";
 import { RecordingServer } from "../_support/recording_server.ts";
-import { startBroker, type TestBroker, waitFor } from "./_broker.ts";
+import { answerHoldingProxy, startBroker, type TestBroker, waitFor } from "./_broker.ts";
 
 async function setUp(live: TestBroker, extra: { retryDelaysSeconds?: number[] } = {}) {
   await live.client.createTopic("Trade");
@@ -207,52 +207,11 @@ Deno.test("stop() waits for running handlers, acks them, then resolves; no recei
   assert(receivesAtStop >= 1);
 });
 
-/**
- * A proxy in front of `live` that delays each receive answer once the broker
- * has given it: with `"body"` it sends the status and headers at once and
- * holds the body until {@linkcode release} (an answer that has begun to
- * arrive); with a number of ms it holds the whole answer that long (an
- * answer on its way).
- */
-function receiveDelayingProxy(live: TestBroker, hold: "body" | number) {
-  const gate = Promise.withResolvers<void>();
-  const server = RecordingServer.serve(async (_call, request) => {
-    const url = new URL(request.url);
-    const answer = await fetch(`${live.url}${url.pathname}${url.search}`, {
-      method: request.method,
-      headers: request.headers,
-      ...(request.body ? { body: await request.arrayBuffer() } : {}),
-    });
-    const bytes = new Uint8Array(await answer.arrayBuffer());
-    const held = url.pathname.endsWith("/receive");
-    if (held && hold !== "body") await delay(hold);
-    const body = new ReadableStream<Uint8Array>({
-      async start(controller) {
-        if (held && hold === "body") await gate.promise;
-        controller.enqueue(bytes);
-        controller.close();
-      },
-    });
-    return new Response(body, {
-      status: answer.status,
-      headers: { "content-type": answer.headers.get("content-type") ?? "application/json" },
-    });
-  });
-  return {
-    url: server.url,
-    release: () => gate.resolve(),
-    async [Symbol.asyncDispose]() {
-      gate.resolve();
-      await server[Symbol.asyncDispose]();
-    },
-  };
-}
-
 Deno.test("stop() during a receive whose answer has begun arriving runs its message and acks it before resolving", async () => {
   await using live = await startBroker();
   await setUp(live);
   const [id] = await publishMany(live, 1);
-  await using proxy = receiveDelayingProxy(live, "body");
+  await using proxy = answerHoldingProxy(live.url, { hold: "body", only: "/receive" });
   const headers = Promise.withResolvers<void>();
   const client = new EscrowClient(proxy.url, {
     fetch: async (input, init) => {
@@ -285,7 +244,7 @@ Deno.test("stop() lets an answer already on its way land: its message is handled
   await using live = await startBroker();
   await setUp(live);
   const [id] = await publishMany(live, 1);
-  await using proxy = receiveDelayingProxy(live, 50); // the broker has answered; 50 ms on the wire
+  await using proxy = answerHoldingProxy(live.url, { hold: 50, only: "/receive" }); // the broker has answered; 50 ms on the wire
   const handled: string[] = [];
   const errors: unknown[] = [];
   const consumer = new Consumer(new EscrowClient(proxy.url), "ops", (message) => {

@@ -9,26 +9,14 @@
  */
 import { assertEquals } from "@std/assert/equals";
 import { assertStringIncludes } from "@std/assert/string-includes";
-import { encodeHex } from "@std/encoding/hex";
 import { type PushedMessage, pushHandler } from "../../src/client/mod.ts";
-import { RecordingServer } from "../_support/recording_server.ts";
+import { expectedSignature, RecordingServer } from "../_support/recording_server.ts";
 import { startBroker, type TestBroker, waitFor } from "./_broker.ts";
 
 const SECRET = "s3cret-of-the-group";
 
-/** `v1=` and the hex HMAC-SHA256 of `${timestamp}.${body}`, computed here with WebCrypto. */
-async function signature(secret: string, timestamp: string, body: string): Promise<string> {
-  const encoder = new TextEncoder();
-  const key = await crypto.subtle.importKey(
-    "raw",
-    encoder.encode(secret),
-    { name: "HMAC", hash: "SHA-256" },
-    false,
-    ["sign"],
-  );
-  const mac = await crypto.subtle.sign("HMAC", key, encoder.encode(`${timestamp}.${body}`));
-  return `v1=${encodeHex(new Uint8Array(mac))}`;
-}
+/** `v1=` and the hex HMAC-SHA256 of `${timestamp}.${body}`, computed with WebCrypto, not the SDK. */
+const signature = expectedSignature;
 
 /** A push request as the broker builds it, signed at `timestampSeconds`. */
 async function signedRequest(
