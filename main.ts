@@ -6,12 +6,12 @@
  * @module
  */
 import { dirname } from "@std/path";
-import { bearerAuth } from "hono/bearer-auth";
-import { readConfig } from "./src/config.ts";
+import { type Config, readConfig } from "./src/config.ts";
 import { Broker } from "./src/engine/broker.ts";
 import { createApp } from "./src/http/app.ts";
-import { browserAuth } from "./src/http/browser_auth.ts";
+import { Overload } from "./src/http/limits/mod.ts";
 import { Logger } from "./src/observe/log.ts";
+import { OutboundPolicy } from "./src/outbound/mod.ts";
 import { GracefulShutdown } from "./src/shutdown.ts";
 
 /** Opens KV at `path`, creating the folder of a file path first. */
@@ -23,10 +23,38 @@ async function openKv(path: string | undefined): Promise<Deno.Kv> {
 }
 
 if (import.meta.main) {
-  const config = readConfig(Deno.env.toObject());
+  let config: Config;
+  try {
+    config = readConfig(Deno.env.toObject());
+  } catch (error) {
+    // A wrong setting (a token list that does not parse, an unknown permission) stops here.
+    console.error(`Escrow cannot start: ${(error as Error).message}`);
+    Deno.exit(1);
+  }
   const logger = new Logger({ level: config.logLevel, format: config.logFormat });
+  if (config.tokens.size === 0) {
+    logger.warn(
+      "startup.open",
+      "No tokens (ESCROW_TOKENS, ESCROW_TOKENS_FILE, ESCROW_API_TOKEN): the broker is OPEN; " +
+        "anyone who reaches it may publish, consume, decide transactions and delete groups",
+    );
+  }
+  // The broker's own address is refused as a call target (a check URL aimed at its own API);
+  // the port is set again once known (PORT=0).
+  const outbound = new OutboundPolicy({
+    allow: config.outboundAllow,
+    self: { hostname: config.hostname, port: config.port },
+  });
+  if (!outbound.restricted) {
+    logger.warn(
+      "startup.outbound",
+      "ESCROW_OUTBOUND_ALLOW is not set: check-back, push and alert URLs may reach any host " +
+        "(loopback and private networks included) but link-local, cloud metadata, unspecified " +
+        "addresses and the broker itself; set it in production, e.g. ESCROW_OUTBOUND_ALLOW=10.20.0.0/16",
+    );
+  }
   const kv = await openKv(config.kvPath);
-  const broker = await Broker.open(kv, { logger });
+  const broker = await Broker.open(kv, { logger, outbound });
   await broker.start();
   // On Deno Deploy an idle app is stopped and its timers with it: a cron wakes it every
   // minute to run due jobs (check-backs, visibility timeouts). Harmless where timers live on.
@@ -35,21 +63,30 @@ if (import.meta.main) {
   });
   const app = createApp(broker, {
     inspectorUrl: config.inspectorUrl,
-    ...(config.apiToken
-      ? { auth: bearerAuth({ token: config.apiToken }), browserAuth: browserAuth(config.apiToken) }
-      : {}),
+    overload: new Overload(config.limits),
+    tokens: config.tokens,
   });
   const server = Deno.serve({
     port: config.port,
     hostname: config.hostname,
     onListen: ({ hostname, port }) => {
+      outbound.listeningOn({ hostname, port });
       const host = hostname === "0.0.0.0" ? "localhost" : hostname;
       const kvPath = config.kvPath ?? "platform default";
-      const auth = config.apiToken ? "on" : "off";
+      const auth = config.tokens.size > 0 ? "on" : "off";
+      const principals = config.tokens.names.join(","); // names only, never a secret
       logger.info(
         "startup",
         `Escrow listening on http://${host}:${port}/ (KV: ${kvPath}, jobs: ${broker.scheduler.mode}, auth: ${auth})`,
-        { hostname, port, kvPath, jobs: broker.scheduler.mode, auth, logLevel: logger.level },
+        {
+          hostname,
+          port,
+          kvPath,
+          jobs: broker.scheduler.mode,
+          auth,
+          principals,
+          logLevel: logger.level,
+        },
       );
     },
   }, app.fetch);

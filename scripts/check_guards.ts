@@ -84,6 +84,15 @@ export const GUARDS: readonly Guard[] = [
     why:
       "One change failing its check fails every change that shared its commit, though their checks held.",
   },
+  {
+    name: "refusal-isolation",
+    file: "src/store/group_commit.ts",
+    find: "committed = false;",
+    replace: "batch.forEach((p) => p.reject(storeRefusal(error)));\n          continue;",
+    tests: ["tests/store/group_commit_test.ts", "tests/engine/poisoned_batch_test.ts"],
+    why:
+      "One change that KV refuses (a value or key over its limits) fails every change that shared its commit: one oversized publish among 40 made the other 39 answer 500.",
+  },
   ...([
     ["mutation-limit", "mutations + w.mutations + newTopics * 3 <= LIMITS.mutations &&"],
     ["check-limit", "checks + w.checks <= LIMITS.checks &&"],
@@ -230,6 +239,115 @@ export const GUARDS: readonly Guard[] = [
     tests: ["tests/engine/races_test.ts", "tests/groups/crud_test.ts"],
     why:
       "Two puts creating one group at once both report it created, and the second overwrites the first's record (and its id).",
+  },
+  {
+    name: "outbound-link-local",
+    file: "src/outbound/address.ts",
+    find: '    case "linkLocal":',
+    replace: '    case "reserved":',
+    tests: ["tests/outbound/policy_test.ts"],
+    why: "A check-back or push URL of 169.254.169.254 (cloud metadata) is called.",
+  },
+  {
+    name: "outbound-broker-itself",
+    file: "src/outbound/policy.ts",
+    find: "      if (this.#isSelf(address, port)) {",
+    replace: "      if (false) {",
+    tests: ["tests/outbound/outbound_calls_test.ts"],
+    why:
+      "A checkUrl of http://127.0.0.1:<broker>/v1/transactions/<victim>/commit commits another producer's transaction.",
+  },
+  {
+    name: "outbound-credentials",
+    file: "src/outbound/policy.ts",
+    find: '    if (parsed.username !== "" || parsed.password !== "") {',
+    replace: "    if (false) {",
+    tests: ["tests/outbound/outbound_calls_test.ts"],
+    why: "Credentials in a URL are stored, sent and echoed back by GET.",
+  },
+  {
+    name: "outbound-api-check",
+    file: "src/engine/transactions/transactions.ts",
+    find: 'if (input.checkUrl !== undefined) await outbound.check(input.checkUrl, "checkUrl");',
+    replace: "",
+    tests: ["tests/outbound/outbound_calls_test.ts"],
+    why: "A checkUrl the policy refuses is accepted at prepare and fails silently later.",
+  },
+  {
+    name: "outbound-recheck",
+    file: "src/outbound/outbound.ts",
+    find: "const target = await abortable(this.policy.check(request.url, options.field), signal);",
+    replace:
+      'const target = await abortable(this.policy.check(request.url, options.field, { storing: true }).catch(() => ({ url: new URL(request.url), port: Number(new URL(request.url).port), addresses: ["127.0.0.1"] })), signal);',
+    tests: ["tests/outbound/outbound_calls_test.ts"],
+    why:
+      "A name that resolved to an allowed address at the API is called after it rebinds to 169.254.169.254.",
+  },
+  {
+    name: "outbound-answer-limit",
+    file: "src/outbound/outbound.ts",
+    find: "      if (read + value.byteLength > maxBytes) {",
+    replace: "      if (read < 0) {",
+    tests: ["tests/outbound/outbound_calls_test.ts"],
+    why: "A 20 MiB check-back answer is read in full.",
+  },
+  {
+    name: "check-back-signature",
+    file: "src/client/transaction_producer.ts",
+    find: "    if (secrets.length > 0) {",
+    replace: "    if (false) {",
+    tests: ["tests/outbound/signed_check_back_test.ts"],
+    why: "The SDK answers an unsigned or stale check-back from anyone.",
+  },
+  {
+    name: "overload-rate",
+    file: "src/http/limits/overload.ts",
+    find: "        if (waitMs > 0) {",
+    replace: "        if (waitMs < 0) {",
+    tests: ["tests/http/overload_test.ts"],
+    why:
+      "One token sends as many requests a second as it likes and takes the broker from the others.",
+  },
+  {
+    name: "overload-total",
+    file: "src/http/limits/slots.ts",
+    find: '    if (this.#total > 0 && this.#inUse >= this.#total) return "total";',
+    replace: "",
+    tests: ["tests/http/overload_test.ts"],
+    why: "Requests and long polls in progress have no cap: memory grows until the process dies.",
+  },
+  {
+    name: "overload-per-token",
+    file: "src/http/limits/slots.ts",
+    find: '    if (perKey && this.#perKey > 0 && held >= this.#perKey) return "key";',
+    replace: "",
+    tests: ["tests/http/overload_test.ts"],
+    why: "One token's requests or long polls in progress take every slot of the total.",
+  },
+  {
+    name: "overload-release",
+    file: "src/http/limits/overload.ts",
+    find: "        slot.release();",
+    replace: "        void slot;",
+    tests: ["tests/http/overload_test.ts"],
+    why: "Finished requests keep their slots: after enough of them every request is a 503.",
+  },
+  {
+    name: "long-poll-admission",
+    file: "src/http/groups.ts",
+    find: "using _longPoll = admitLongPoll(c, body.waitSeconds ?? 0);",
+    replace: "using _longPoll = admitLongPoll(c, 0);",
+    tests: ["tests/http/overload_test.ts"],
+    why: "Long polls have no cap, in total or per token.",
+  },
+  {
+    name: "push-sync-not-held",
+    file: "src/engine/delivery/push.ts",
+    find: "        this.#stopping.add(stopped);",
+    replace: "        this.#stopping.add(stopped);\n        await stopped;",
+    tests: ["tests/engine/delivery/push_fairness_test.ts"],
+    why:
+      "Removing a group whose endpoint holds its pushes stops every other push group from starting or changing for up to its timeout.",
   },
 ];
 

@@ -3,7 +3,11 @@
  *
  * @module
  */
+import { type OverloadLimits, readLimits } from "./http/limits/limits.ts";
+import { readTokens, type ReadTokensOptions } from "./http/auth/token_config.ts";
+import type { TokenSet } from "./http/auth/token_set.ts";
 import { isLogLevel, LOG_LEVELS, type LogFormat, type LogLevel } from "./observe/log.ts";
+import { parseAllowList } from "./outbound/policy.ts";
 
 /** The service's settings. */
 export interface Config {
@@ -16,14 +20,33 @@ export interface Config {
    * undefined for the platform's default database (Deno Deploy).
    */
   readonly kvPath: string | undefined;
-  /** When set, every `/v1` request must carry `Authorization: Bearer <token>`. */
+  /** `ESCROW_API_TOKEN`, when set: one admin token, also in {@linkcode Config.tokens}. */
   readonly apiToken: string | undefined;
+  /**
+   * The tokens and their permissions: `ESCROW_TOKENS`, the file
+   * `ESCROW_TOKENS_FILE` names and `ESCROW_API_TOKEN` (admin), all of them;
+   * empty when none is set (the broker is open).
+   */
+  readonly tokens: TokenSet;
   /** The Stately inspector UI that `/inspect` opens (the viewer's browser loads it). */
   readonly inspectorUrl: string;
   /** Lowest level of the lines logged (`ESCROW_LOG_LEVEL`). */
   readonly logLevel: LogLevel;
   /** JSON lines or readable ones (`ESCROW_LOG_FORMAT`). */
   readonly logFormat: LogFormat;
+  /**
+   * Overload limits, per process: `ESCROW_MAX_CONCURRENT_REQUESTS` (4096),
+   * `ESCROW_MAX_CONCURRENT_REQUESTS_PER_TOKEN` (1024), `ESCROW_MAX_LONG_POLLS`
+   * (3072), `ESCROW_MAX_LONG_POLLS_PER_TOKEN` (512), `ESCROW_RATE_PER_TOKEN`
+   * (1000 requests/s) and `ESCROW_BURST_PER_TOKEN` (2000); 0 = unlimited.
+   */
+  readonly limits: OverloadLimits;
+  /**
+   * `ESCROW_OUTBOUND_ALLOW`: comma-separated hosts, IPs and CIDRs that
+   * check-back, push and alert URLs may reach; unset, only the rules that
+   * always hold restrict them (see `src/outbound/policy.ts`).
+   */
+  readonly outboundAllow: string | undefined;
 }
 
 /** Default KV file, relative to the working directory. */
@@ -35,10 +58,15 @@ export const DEFAULT_INSPECTOR_URL = "https://stately.ai/inspect";
 /**
  * Reads the configuration: `PORT` (8000), `HOSTNAME` (0.0.0.0),
  * `ESCROW_KV_PATH` (`./data/escrow.kv`; on Deno Deploy an unset path means
- * the platform's KV), `ESCROW_API_TOKEN` (no authentication when unset) and
+ * the platform's KV), `ESCROW_TOKENS`, `ESCROW_TOKENS_FILE` and
+ * `ESCROW_API_TOKEN` (the tokens, {@linkcode Config.tokens}; no authentication
+ * when none is set; `options.readTextFile` reads the file) and
  * `ESCROW_INSPECTOR_URL` (`https://stately.ai/inspect`, an http(s) URL),
  * `ESCROW_LOG_LEVEL` (`info`; `debug`, `info`, `warn` or `error`) and
- * `ESCROW_LOG_FORMAT` (`text`; `json` for one JSON object per line).
+ * `ESCROW_LOG_FORMAT` (`text`; `json` for one JSON object per line), and
+ * the overload limits ({@linkcode Config.limits}, read by `readLimits`), and
+ * `ESCROW_OUTBOUND_ALLOW` (unset: outbound calls restricted only by the
+ * rules that always hold).
  *
  * @example
  * ```ts
@@ -47,7 +75,10 @@ export const DEFAULT_INSPECTOR_URL = "https://stately.ai/inspect";
  * console.log(config.port); // 9000
  * ```
  */
-export function readConfig(env: Readonly<Record<string, string | undefined>>): Config {
+export function readConfig(
+  env: Readonly<Record<string, string | undefined>>,
+  options: ReadTokensOptions = {},
+): Config {
   const port = Number(env.PORT ?? 8000);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new RangeError(`Cannot read PORT: current value is ${env.PORT}`);
@@ -81,6 +112,16 @@ export function readConfig(env: Readonly<Record<string, string | undefined>>): C
     hostname: env.HOSTNAME ?? "0.0.0.0",
     kvPath,
     apiToken: env.ESCROW_API_TOKEN || undefined,
+    tokens: readTokens(env, options),
     inspectorUrl,
+    limits: readLimits(env),
+    outboundAllow: readOutboundAllow(env.ESCROW_OUTBOUND_ALLOW),
   };
+}
+
+/** `ESCROW_OUTBOUND_ALLOW`, checked now so that a typo stops start-up, not a call later. */
+function readOutboundAllow(value: string | undefined): string | undefined {
+  if (value === undefined || value.trim() === "") return undefined;
+  parseAllowList(value); // throws a RangeError naming the entry
+  return value;
 }

@@ -67,6 +67,8 @@ export async function waitFor<T>(
 export interface SpawnOptions {
   /** Give up when the listening line has not appeared by then. @default {20000} */
   startTimeoutMs?: number;
+  /** More environment variables for `main.ts` (e.g. limits, tokens). @default {{}} */
+  env?: Record<string, string>;
 }
 
 /**
@@ -108,11 +110,11 @@ export class BrokerProcess implements AsyncDisposable {
 
   /** Starts `main.ts` on the KV file `kvPath` and resolves once it listens. */
   static async spawn(kvPath: string, options: SpawnOptions = {}): Promise<BrokerProcess> {
-    const { startTimeoutMs = 20_000 } = options;
+    const { startTimeoutMs = 20_000, env = {} } = options;
     const child = new Deno.Command(Deno.execPath(), {
       args: ["run", "--allow-all", "main.ts"],
       cwd: PROJECT_DIR,
-      env: { PORT: "0", HOSTNAME: "127.0.0.1", ESCROW_KV_PATH: kvPath, NO_COLOR: "1" },
+      env: { PORT: "0", HOSTNAME: "127.0.0.1", ESCROW_KV_PATH: kvPath, NO_COLOR: "1", ...env },
       stdin: "null",
       stdout: "piped",
       stderr: "piped",

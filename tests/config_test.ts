@@ -1,5 +1,7 @@
 import { assertEquals, assertThrows } from "@std/assert";
 import { DEFAULT_KV_PATH, readConfig } from "../src/config.ts";
+import { DEFAULT_LIMITS } from "../src/http/limits/mod.ts";
+import { TokenSet } from "../src/http/auth/mod.ts";
 
 Deno.test("readConfig() defaults to port 8000 and the local KV file", () => {
   assertEquals(readConfig({}), {
@@ -10,6 +12,9 @@ Deno.test("readConfig() defaults to port 8000 and the local KV file", () => {
     inspectorUrl: "https://stately.ai/inspect",
     logLevel: "info",
     logFormat: "text",
+    limits: DEFAULT_LIMITS,
+    tokens: new TokenSet(),
+    outboundAllow: undefined,
   });
 });
 
@@ -29,4 +34,16 @@ Deno.test("readConfig() reads PORT, HOSTNAME and ESCROW_API_TOKEN", () => {
 Deno.test("readConfig() refuses a PORT that is not a port number", () => {
   assertThrows(() => readConfig({ PORT: "http" }), RangeError, "Cannot read PORT");
   assertThrows(() => readConfig({ PORT: "70000" }), RangeError);
+});
+
+Deno.test("readConfig() reads ESCROW_OUTBOUND_ALLOW and refuses an entry it cannot read", () => {
+  assertEquals(readConfig({}).outboundAllow, undefined);
+  assertEquals(readConfig({ ESCROW_OUTBOUND_ALLOW: " " }).outboundAllow, undefined);
+  const allow = "127.0.0.0/8,::1,localhost,10.20.0.0/16";
+  assertEquals(readConfig({ ESCROW_OUTBOUND_ALLOW: allow }).outboundAllow, allow);
+  assertThrows(
+    () => readConfig({ ESCROW_OUTBOUND_ALLOW: "10.0.0.0/33" }),
+    RangeError,
+    "ESCROW_OUTBOUND_ALLOW",
+  );
 });

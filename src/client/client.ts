@@ -218,11 +218,21 @@ export class EscrowClient {
     return transactions;
   }
 
-  /** Sets the check-back URL of a producer group. */
-  async setProducerGroup(name: string, checkUrl: string): Promise<ProducerGroup> {
+  /**
+   * Sets a producer group: its check-back URL and the secret that signs its
+   * check-backs (replacing both: leave `secret` out and the group has none).
+   */
+  async setProducerGroup(
+    name: string,
+    checkUrl?: string,
+    options: { readonly secret?: string } = {},
+  ): Promise<ProducerGroup> {
     return await this.#request(`/v1/producer-groups/${enc(name)}`, {
       method: "PUT",
-      body: { checkUrl },
+      body: {
+        ...(checkUrl !== undefined ? { checkUrl } : {}),
+        ...(options.secret !== undefined ? { secret: options.secret } : {}),
+      },
       repeatable: true,
     });
   }
@@ -358,7 +368,7 @@ export class EscrowClient {
   async redrive(group: string, messageIds?: string[]): Promise<{ redriven: number }> {
     return await this.#request(`/v1/groups/${enc(group)}/dead-letters/redrive`, {
       method: "POST",
-      body: messageIds ? { messageIds } : {},
+      body: messageIds ? { messageIds } : { all: true },
       repeatable: true,
     });
   }

@@ -20,3 +20,4 @@ export * from "./transaction_producer.ts";
 export * from "./consumer.ts";
 export * from "./push_handler.ts";
 export * from "./idempotent.ts";
+export * from "./signed_request.ts";

@@ -1,24 +1,25 @@
 /**
  * A receiver for push groups: verifies `Escrow-Signature` on the raw body
- * (read once), refuses stale timestamps, runs the handler, and answers 2xx
+ * (read once) against one or more secrets (rotation), refuses stale timestamps, runs the handler, and answers 2xx
  * (ack) or 5xx (retry).
  *
  * @module
  */
-import { verify } from "../domain/signature.ts";
+import { checkSignature, secretsOf, type SignatureCheckOptions } from "./signed_request.ts";
 import type { ReceivedMessage } from "./client.ts";
 
 /** A pushed message: the receive shape without a receipt handle. */
 export type PushedMessage = Omit<ReceivedMessage, "receiptHandle">;
 
 /** Options of {@linkcode pushHandler}. */
-export interface PushHandlerOptions {
-  /** The group's secret; without it signatures are not checked. */
+export interface PushHandlerOptions extends SignatureCheckOptions {
+  /** The group's secret; without it (and without `secrets`) signatures are not checked. */
   readonly secret?: string;
-  /** Oldest accepted `Escrow-Timestamp`, in seconds from now. @default {300} */
-  readonly toleranceSeconds?: number;
-  /** Current time in ms. @default {Date.now} */
-  readonly clock?: () => number;
+  /**
+   * Secrets accepted besides `secret`, for rotation: add the new one here,
+   * then change the group's, then drop the old one. @default {[]}
+   */
+  readonly secrets?: readonly string[];
 }
 
 /**
@@ -37,21 +38,13 @@ export function pushHandler(
   handler: (message: PushedMessage) => unknown | Promise<unknown>,
   options: PushHandlerOptions = {},
 ): (request: Request) => Promise<Response> {
-  const tolerance = (options.toleranceSeconds ?? 300) * 1000;
-  const clock = options.clock ?? Date.now;
+  const secrets = secretsOf(options);
   return async (request) => {
     if (request.method !== "POST") return new Response("method not allowed", { status: 405 });
     const raw = await request.text();
-    if (options.secret !== undefined) {
-      const timestamp = request.headers.get("escrow-timestamp") ?? "";
-      const signature = request.headers.get("escrow-signature") ?? "";
-      const sentAt = Number(timestamp) * 1000;
-      if (!Number.isFinite(sentAt) || Math.abs(clock() - sentAt) > tolerance) {
-        return new Response("stale or missing timestamp", { status: 401 });
-      }
-      if (!(await verify(options.secret, timestamp, raw, signature))) {
-        return new Response("bad signature", { status: 401 });
-      }
+    if (secrets.length > 0) {
+      const refused = await checkSignature(request.headers, raw, secrets, options);
+      if (refused !== undefined) return new Response(refused, { status: 401 });
     }
     let message: PushedMessage;
     try {

@@ -7,6 +7,7 @@
  * @module
  */
 import type { CheckBackRequest } from "../domain/wire.ts";
+import { checkSignature, secretsOf } from "./signed_request.ts";
 import type {
   EscrowClient,
   PrepareInput,
@@ -45,6 +46,22 @@ export interface TransactionProducerOptions {
   readonly checkIntervalSeconds?: number;
   /** Check-backs before giving up. @default {15} */
   readonly maxChecks?: number;
+  /**
+   * The secret `register()` gives the producer group, which the broker signs
+   * check-backs with. @default {undefined} (`register()` sets no secret)
+   */
+  readonly secret?: string;
+  /**
+   * Secrets `fetch` accepts besides `secret`, for rotation: add the new one
+   * here, then `register()` with it as `secret`, then drop the old one. With
+   * any secret set, an unsigned or stale check-back is refused (401).
+   * @default {[]}
+   */
+  readonly secrets?: readonly string[];
+  /** Oldest accepted `Escrow-Timestamp` of a check-back, in seconds from now. @default {300} */
+  readonly toleranceSeconds?: number;
+  /** Current time in ms, for the timestamp check. @default {Date.now} */
+  readonly clock?: () => number;
 }
 
 /** What `send` returns. */
@@ -82,20 +99,27 @@ export type TransactionalMessage =
 export class TransactionProducer {
   readonly #client: EscrowClient;
   readonly #options: TransactionProducerOptions;
+  readonly #secrets: readonly string[];
 
   /** Creates the producer; call {@linkcode register} once to set the group's check URL. */
   constructor(client: EscrowClient, options: TransactionProducerOptions) {
     this.#client = client;
     this.#options = options;
+    this.#secrets = secretsOf(options);
     this.fetch = this.fetch.bind(this);
   }
 
-  /** Sets the producer group's check URL on the broker (needs `checkUrl`). */
+  /** Sets the producer group's check URL (needs `checkUrl`) and `secret` on the broker. */
   async register(): Promise<void> {
-    if (this.#options.checkUrl === undefined) {
+    const { checkUrl, secret, producerGroup } = this.#options;
+    if (checkUrl === undefined) {
       throw new TypeError("Cannot register producer group: checkUrl is not set");
     }
-    await this.#client.setProducerGroup(this.#options.producerGroup, this.#options.checkUrl);
+    await this.#client.setProducerGroup(
+      producerGroup,
+      checkUrl,
+      secret !== undefined ? { secret } : {},
+    );
   }
 
   /**
@@ -139,13 +163,20 @@ export class TransactionProducer {
 
   /**
    * The check-back handler: a standard `(Request) => Promise<Response>` to
-   * mount in any server (Hono, `Deno.serve`, Node).
+   * mount in any server (Hono, `Deno.serve`, Node). With `secret` or
+   * `secrets` set, a call that is unsigned, badly signed or stale is a 401.
    */
   async fetch(request: Request): Promise<Response> {
     if (request.method !== "POST") return new Response("method not allowed", { status: 405 });
+    const raw = await request.text();
+    const secrets = this.#secrets;
+    if (secrets.length > 0) {
+      const refused = await checkSignature(request.headers, raw, secrets, this.#options);
+      if (refused !== undefined) return new Response(refused, { status: 401 });
+    }
     let message: CheckBackMessage;
     try {
-      message = await request.json();
+      message = JSON.parse(raw);
     } catch {
       return new Response("invalid JSON", { status: 400 });
     }

@@ -25,7 +25,9 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /**
- * Turns the wire fields into bytes, enforcing the size limit.
+ * Turns the wire fields into bytes, enforcing the size limit
+ * ({@linkcode MAX_BODY_BYTES} once decoded: a JSON `body` counts as its
+ * compact `JSON.stringify`, a `bodyBase64` as its decoded bytes).
  *
  * @example
  * ```ts
@@ -52,9 +54,10 @@ export function encodeBody(input: WireBody): EncodedBody {
     encoded = { encoding: "none", bytes: new Uint8Array() };
   }
   if (encoded.bytes.length > MAX_BODY_BYTES) {
+    const field = encoded.encoding === "bytes" ? "bodyBase64" : "body";
     throw new PayloadTooLargeError(
-      `Cannot accept message: body is ${encoded.bytes.length} bytes, the limit is ${MAX_BODY_BYTES}`,
-      { size: encoded.bytes.length, limit: MAX_BODY_BYTES },
+      `Cannot accept message: ${field} is ${encoded.bytes.length} bytes once decoded, the limit is ${MAX_BODY_BYTES}`,
+      { field, size: encoded.bytes.length, limit: MAX_BODY_BYTES },
     );
   }
   return encoded;

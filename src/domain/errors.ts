@@ -115,3 +115,74 @@ export class ContentionError extends BrokerError {
   /** Always "Busy". */
   readonly title = "Busy";
 }
+
+/**
+ * An outbound URL (a check-back, push or alert URL) that the outbound policy
+ * refuses; `extensions` name the field and the rule.
+ *
+ * @example
+ * ```ts
+ * import { OutboundRefusedError } from "./errors.ts";
+ * throw new OutboundRefusedError(
+ *   "Cannot call http://169.254.169.254/: link-local addresses are always refused",
+ *   { field: "checkUrl", rule: "link-local" },
+ * );
+ * ```
+ */
+export class OutboundRefusedError extends ValidationError {
+  /** The rule that refused the URL, e.g. `"link-local"` or `"not-allowed"`. */
+  get rule(): string {
+    return String(this.extensions.rule);
+  }
+}
+
+/**
+ * A limit on the caller was reached: its request rate, or how many requests
+ * or long polls it has in progress. It may try again after
+ * `retryAfterSeconds` (sent as `Retry-After`).
+ *
+ * @example
+ * ```ts
+ * import { TooManyRequestsError } from "./errors.ts";
+ * throw new TooManyRequestsError("Cannot accept request: token wallet is over 1000 requests/s", 1);
+ * ```
+ */
+export class TooManyRequestsError extends BrokerError {
+  /** Always 429. */
+  readonly status = 429;
+  /** Always "Too many requests". */
+  readonly title = "Too many requests";
+  /** Seconds to wait before trying again (whole, at least 1). */
+  readonly retryAfterSeconds: number;
+
+  /** Creates the error; `extensions` may name the limit. */
+  constructor(message: string, retryAfterSeconds: number, extensions: ProblemExtensions = {}) {
+    super(message, { ...extensions, retryAfterSeconds: Math.max(1, Math.ceil(retryAfterSeconds)) });
+    this.retryAfterSeconds = Math.max(1, Math.ceil(retryAfterSeconds));
+  }
+}
+
+/**
+ * The broker as a whole has as many requests in progress as it takes; the
+ * caller may try again after `retryAfterSeconds` (sent as `Retry-After`).
+ *
+ * @example
+ * ```ts
+ * import { OverloadedError } from "./errors.ts";
+ * throw new OverloadedError("Cannot accept request: 4096 requests are in progress", 1);
+ * ```
+ */
+export class OverloadedError extends BrokerError {
+  /** Always 503. */
+  readonly status = 503;
+  /** Always "Overloaded". */
+  readonly title = "Overloaded";
+  /** Seconds to wait before trying again (whole, at least 1). */
+  readonly retryAfterSeconds: number;
+
+  /** Creates the error; `extensions` may name the limit. */
+  constructor(message: string, retryAfterSeconds: number, extensions: ProblemExtensions = {}) {
+    super(message, { ...extensions, retryAfterSeconds: Math.max(1, Math.ceil(retryAfterSeconds)) });
+    this.retryAfterSeconds = Math.max(1, Math.ceil(retryAfterSeconds));
+  }
+}

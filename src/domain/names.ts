@@ -18,8 +18,34 @@ export const MAX_KEY_LENGTH = 128;
 export const MAX_PROPERTIES = 128;
 /** Largest `properties` map, counted as UTF-8 bytes of keys and values. */
 export const MAX_PROPERTIES_BYTES = 16 * 1024;
-/** Largest message body in bytes (decoded). */
-export const MAX_BODY_BYTES = 256 * 1024;
+/**
+ * Largest message body in bytes, once decoded (4 MiB, RocketMQ's default
+ * `maxMessageSize`). As base64 in JSON that is 5,592,408 characters.
+ */
+export const MAX_BODY_BYTES = 4 * 1024 * 1024;
+/** Longest URL the broker calls (check-back, push, alert), in characters. */
+export const MAX_URL_LENGTH = 2048;
+/** Longest `messageGroup`, `dedupId` or `Idempotency-Key`, in characters. */
+export const MAX_ID_LENGTH = 128;
+/** Longest property name, in characters. */
+export const MAX_PROPERTY_NAME_LENGTH = 256;
+/** Longest push or alert secret, in characters. */
+export const MAX_SECRET_LENGTH = 256;
+/** Longest tag expression of a subscription, in characters. */
+export const MAX_TAG_EXPRESSION_LENGTH = 4096;
+/** Longest SQL filter of a subscription, in characters. */
+export const MAX_SQL_FILTER_LENGTH = 8192;
+/** Most subscriptions of one consumer group. */
+export const MAX_SUBSCRIPTIONS = 32;
+/**
+ * Largest stored configuration of a consumer group, in bytes as Deno KV
+ * stores it (V8 serialisation: a string costs one byte a character, two when
+ * it has any character above U+00FF). The KV value limit is 65,536 bytes; the
+ * rest is kept for the group's name, id and times.
+ */
+export const MAX_GROUP_CONFIG_BYTES = 60 * 1024;
+/** Deepest nesting of arrays and objects in a JSON request body. */
+export const MAX_JSON_DEPTH = 128;
 /** Longest `delaySeconds`: 30 days, the Deno KV queue's own limit. */
 export const MAX_DELAY_SECONDS = 30 * 24 * 3600;
 /** How long a `dedupId` is remembered per topic. */

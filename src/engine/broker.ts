@@ -10,6 +10,7 @@ import { Logger } from "../observe/log.ts";
 import { Metrics } from "../observe/metrics.ts";
 import { EventBus } from "../observe/bus.ts";
 import { EventStore } from "../store/event_store.ts";
+import { Outbound, OutboundPolicy } from "../outbound/mod.ts";
 import { GroupCommitter } from "../store/group_commit.ts";
 import { Deliveries, PushDispatcher } from "./delivery/mod.ts";
 import type { EngineDeps } from "./deps.ts";
@@ -17,7 +18,7 @@ import { Groups } from "./groups/mod.ts";
 import { Messages } from "./history/mod.ts";
 import { Inspection } from "./inspection/mod.ts";
 import { detectSchedulerMode, type Job, Scheduler, type SchedulerMode } from "./jobs/mod.ts";
-import { Publisher, Topics } from "./publishing/mod.ts";
+import { BodyUploads, Publisher, Topics } from "./publishing/mod.ts";
 import { CheckBacks, Transactions } from "./transactions/mod.ts";
 
 /** Options of {@linkcode Broker}. */
@@ -40,6 +41,11 @@ export interface BrokerOptions {
   metrics?: Metrics;
   /** Timeout of one dead-letter alert call. @default {5000} */
   alertTimeoutMs?: number;
+  /**
+   * Which URLs the broker may call (check-back, push, alert).
+   * @default {a policy with only the fixed rules (ESCROW_OUTBOUND_ALLOW unset)}
+   */
+  outbound?: OutboundPolicy;
 }
 
 /**
@@ -74,6 +80,8 @@ export class Broker {
   readonly push: PushDispatcher;
   /** Durable jobs. */
   readonly scheduler: Scheduler;
+  /** Large bodies staged before their message, and the collector of abandoned ones. */
+  readonly uploads: BodyUploads;
   /** Calls to the alert URLs of groups when a message is dead-lettered. */
   readonly alerts: DeadLetterAlerts;
   /** Where this broker's log lines go. */
@@ -115,10 +123,16 @@ export class Broker {
       committer: new GroupCommitter(kv),
       clock,
       fetch: options.fetch ?? ((input, init) => fetch(input, init)),
+      // An injected fetch sends instead of the pinned transport; the policy checks either way.
+      outbound: new Outbound(
+        options.outbound ?? new OutboundPolicy(),
+        options.fetch ? { fetch: options.fetch } : {},
+      ),
       closing: this.#closing.signal,
       logger: this.logger,
       metrics: this.metrics,
     };
+    this.uploads = new BodyUploads(this.#deps);
     this.topics = new Topics(this.#deps);
     this.publisher = new Publisher(this.#deps, this.topics);
     this.transactions = new Transactions(this.#deps, this.topics);
@@ -197,6 +211,9 @@ export class Broker {
         throw new Error(`Cannot finish cleaning up group ${job.groupId}: too many keys left`);
       case "deadLetterAlert":
         await this.alerts.run(job, runs);
+        return;
+      case "uploadCollect":
+        await this.uploads.collect(job.messageId);
         return;
       default: {
         const never: never = job;

@@ -10,6 +10,7 @@ import type { GroupCommitter } from "../store/group_commit.ts";
 import type { Logger } from "../observe/log.ts";
 import type { Metrics } from "../observe/metrics.ts";
 import type { Scheduler } from "./jobs/scheduler.ts";
+import type { Outbound } from "../outbound/outbound.ts";
 
 /** The engine's collaborators. */
 export interface EngineDeps {
@@ -22,6 +23,8 @@ export interface EngineDeps {
   readonly clock: () => number;
   /** Used for check-back calls to producers. */
   readonly fetch: typeof fetch;
+  /** Every call out (check-back, push, alert) and every URL stored for one: the outbound policy. */
+  readonly outbound: Outbound;
   /**
    * Aborted when the broker begins to shut down: open long polls answer at
    * once with what they have (nothing), and no new wait starts.

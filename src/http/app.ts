@@ -10,12 +10,16 @@ import type { MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { requestId } from "hono/request-id";
 import type { Broker } from "../engine/broker.ts";
+import { apiAuth, documentPermissions, TokenSet } from "./auth/mod.ts";
+import { browserAuth } from "./browser_auth.ts";
 import { createDashboard } from "./dashboard/mod.tsx";
 import { docsRouter } from "./docs.ts";
 import { groupsRouter } from "./groups.ts";
 import { inspectionRouter } from "./inspection.ts";
 import { jobsRouter } from "./jobs.ts";
+import type { Overload } from "./limits/mod.ts";
 import { messagesRouter } from "./messages.ts";
+import { notFoundOrMethodNotAllowed } from "./method_not_allowed.ts";
 import { metricsRouter } from "./metrics.ts";
 import { onError, problemResponse } from "./problem.ts";
 import { producerGroupsRouter } from "./producer_groups.ts";
@@ -23,8 +27,11 @@ import { type AppEnv, BEARER_SCHEME, completeOperations, json, newRouter } from 
 import { topicsRouter } from "./topics.ts";
 import { transactionsRouter } from "./transactions.ts";
 
-/** Largest request body: a 256 KiB body as base64 in JSON, with room for the fields. */
-export const MAX_REQUEST_BYTES = 1024 * 1024;
+/**
+ * Largest request body: 6 MiB, a 4 MiB body as base64 in JSON (5,592,408
+ * characters) with about 680 KiB of room for the other fields.
+ */
+export const MAX_REQUEST_BYTES = 6 * 1024 * 1024;
 
 /** `GET /healthz`: the process answers (no authentication, no KV read). */
 const healthz = createRoute({
@@ -51,6 +58,19 @@ export interface AppOptions {
   browserAuth?: MiddlewareHandler<AppEnv>;
   /** The Stately inspector UI that `/inspect` opens. @default {"https://stately.ai/inspect"} */
   inspectorUrl?: string;
+  /**
+   * The tokens and their permissions (`ESCROW_TOKENS`, `ESCROW_TOKENS_FILE`,
+   * `ESCROW_API_TOKEN`): checked on every route but `/healthz` and the
+   * dashboard's static files, before the body limit and any body is read.
+   * @default {new TokenSet()} (none: the broker is open)
+   */
+  tokens?: TokenSet;
+  /**
+   * Limits on request rates, requests in progress and long polls, per token
+   * and in total, checked after `auth` on every `/v1/*` route.
+   * @default {undefined} (no limits)
+   */
+  overload?: Overload;
 }
 
 /**
@@ -69,19 +89,22 @@ export interface AppOptions {
 export function createApp(broker: Broker, options: AppOptions = {}) {
   const app = newRouter();
   app.onError(onError);
-  app.notFound((c) =>
-    problemResponse({
-      type: "https://escrow.dev/problems/notfound",
-      title: "Not found",
-      status: 404,
-      detail: `Cannot ${c.req.method} ${c.req.path}: no such route`,
-    }, c)
-  );
+  app.notFound(notFoundOrMethodNotAllowed(() => app.routes));
   app.use(requestId());
   app.use(async (c, next) => {
     c.set("broker", broker);
     await next();
   });
+  // Auth before the body limit and the body readers: a request without the right token is
+  // refused before anything of its body is looked at.
+  const tokens = options.tokens ?? new TokenSet();
+  const pageAuth = browserAuth(tokens);
+  app.use("/v1/*", apiAuth(tokens));
+  if (options.auth) app.use("/v1/*", options.auth);
+  app.use("/metrics", apiAuth(tokens));
+  if (options.auth) app.use("/metrics", options.auth);
+  app.use("/openapi.json", pageAuth);
+  app.use("/docs/*", pageAuth); // also matches /docs
   app.use(
     "/v1/*",
     bodyLimit({
@@ -95,8 +118,7 @@ export function createApp(broker: Broker, options: AppOptions = {}) {
         }, c),
     }),
   );
-  if (options.auth) app.use("/v1/*", options.auth);
-  if (options.auth) app.use("/metrics", options.auth);
+  if (options.overload) app.use("/v1/*", options.overload.middleware());
   app.openapi(healthz, (c) => c.json({ status: "ok" as const }, 200));
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", BEARER_SCHEME);
   app.route("/", topicsRouter);
@@ -109,10 +131,14 @@ export function createApp(broker: Broker, options: AppOptions = {}) {
   app.route("/", docsRouter());
   app.route(
     "/",
-    inspectionRouter({ inspectorUrl: options.inspectorUrl, auth: options.browserAuth }),
+    inspectionRouter({
+      inspectorUrl: options.inspectorUrl,
+      auth: options.browserAuth ?? pageAuth,
+    }),
   );
-  app.route("/", createDashboard({ auth: options.browserAuth ?? options.auth }));
+  app.route("/", createDashboard({ auth: options.browserAuth ?? options.auth ?? pageAuth }));
   completeOperations(app);
+  documentPermissions(app);
   app.doc31("/openapi.json", {
     openapi: "3.1.0",
     info: {

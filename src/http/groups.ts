@@ -17,11 +17,13 @@ import {
   GroupSchema,
   NackBody,
   Name,
+  PageCursor,
   ReceiveBody,
   ReceivedMessageSchema,
   RedriveBody,
   VisibilityBody,
 } from "./schemas.ts";
+import { admitLongPoll } from "./limits/mod.ts";
 import { iso, presentGroup } from "./present.ts";
 
 const GroupParam = z.object({ group: Name });
@@ -147,7 +149,7 @@ const deadLetters = createRoute({
     params: GroupParam,
     query: z.object({
       limit: z.coerce.number().int().min(1).max(1000).optional(),
-      cursor: z.string().max(1024).optional(),
+      cursor: PageCursor.optional(),
     }),
   },
   responses: {
@@ -165,7 +167,7 @@ const redrive = createRoute({
   operationId: "redriveDeadLetters",
   ...secured,
   tags: ["dead letters"],
-  summary: "Deliver dead letters again from attempt 1 (all when messageIds is omitted)",
+  summary: "Deliver dead letters again from attempt 1: those of messageIds, or all with all: true",
   request: { params: GroupParam, body: jsonBody(RedriveBody) },
   responses: { 200: json(z.object({ redriven: z.number() }), "Redriven"), ...problems(400, 404) },
 });
@@ -198,6 +200,8 @@ export const groupsRouter = newRouter()
   .openapi(receive, async (c) => {
     const body = c.req.valid("json");
     const { group } = c.req.valid("param");
+    // Before any work: a long poll over the limits is refused at once and changes nothing.
+    using _longPoll = admitLongPoll(c, body.waitSeconds ?? 0);
     const messages = await c.var.broker.deliveries.receive(group, {
       ...(body.max !== undefined ? { max: body.max } : {}),
       waitMs: (body.waitSeconds ?? 0) * 1000,
@@ -269,9 +273,10 @@ export const groupsRouter = newRouter()
     }, 200);
   })
   .openapi(redrive, async (c) => {
+    const { messageIds, all } = c.req.valid("json");
     const redriven = await c.var.broker.deliveries.redrive(
       c.req.valid("param").group,
-      c.req.valid("json").messageIds,
+      all ? undefined : messageIds ?? [],
     );
     return c.json({ redriven }, 200);
   });

@@ -111,19 +111,33 @@ function targetOf(c: Context<AppEnv>): WatchTarget {
   const { transaction, message, group } = c.req.query();
   if (transaction !== undefined) {
     if (message !== undefined || group !== undefined) {
-      throw new ValidationError("Cannot watch: give either transaction or message and group");
+      throw new ValidationError("Cannot watch: give either transaction or message and group", {
+        issues: [{
+          path: "query.transaction",
+          message: "give either transaction or message and group",
+        }],
+      });
     }
     if (!TRANSACTION_ID.test(transaction)) {
-      throw new ValidationError(`Cannot watch transaction: current value is ${transaction}`);
+      throw new ValidationError(`Cannot watch transaction: current value is ${transaction}`, {
+        issues: [{ path: "query.transaction", message: `must match ${TRANSACTION_ID.source}` }],
+      });
     }
     return { kind: "transaction", transactionId: transaction };
   }
   if (message !== undefined || group !== undefined) {
     if (message === undefined || message.length === 0 || message.length > 128) {
-      throw new ValidationError("Cannot watch a delivery: message must be a message id");
+      throw new ValidationError("Cannot watch a delivery: message must be a message id", {
+        issues: [{ path: "query.message", message: "must be a message id (1 to 128 characters)" }],
+      });
     }
     if (group === undefined || !NAME_PATTERN.test(group)) {
-      throw new ValidationError(`Cannot watch a delivery: group must match ${NAME_PATTERN.source}`);
+      throw new ValidationError(
+        `Cannot watch a delivery: group must match ${NAME_PATTERN.source}`,
+        {
+          issues: [{ path: "query.group", message: `must match ${NAME_PATTERN.source}` }],
+        },
+      );
     }
     return { kind: "delivery", messageId: message, group };
   }

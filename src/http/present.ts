@@ -6,6 +6,7 @@
  */
 import type { z } from "@hono/zod-openapi";
 import type { StoredEvent } from "../domain/events.ts";
+import { redactUrls, withoutCredentials } from "../outbound/redact.ts";
 import type { DeliveryView, MessageView } from "../engine/history/messages.ts";
 import type { PublishResult } from "../engine/publishing/publisher.ts";
 import type { GroupRecord } from "../engine/groups/groups.ts";
@@ -37,7 +38,8 @@ export const iso = (ms: number): string => new Date(ms).toISOString();
 
 /** An event for the API. */
 export function presentEvent(event: StoredEvent): z.infer<typeof EventSchema> {
-  return { type: event.type, at: iso(event.at), data: event.data };
+  // A URL stored before credentials in URLs were refused is shown without them.
+  return { type: event.type, at: iso(event.at), data: redactUrls(event.data) };
 }
 
 /** A topic for the API. */
@@ -104,11 +106,16 @@ export function presentDelivery(view: DeliveryView): z.infer<typeof DeliverySche
   };
 }
 
-/** A producer group for the API. */
+/** A producer group for the API; its secret is never shown. */
 export function presentProducerGroup(
   group: ProducerGroupRecord,
 ): z.infer<typeof ProducerGroupSchema> {
-  return { ...group, updatedAt: iso(group.updatedAt) };
+  return {
+    name: group.name,
+    ...(group.checkUrl !== undefined ? { checkUrl: withoutCredentials(group.checkUrl) } : {}),
+    hasSecret: group.secret !== undefined,
+    updatedAt: iso(group.updatedAt),
+  };
 }
 
 /** A consumer group for the API; the push secret is never shown. */
@@ -126,13 +133,15 @@ export function presentGroup(group: GroupRecord): z.infer<typeof GroupSchema> {
   } = group;
   return {
     ...rest,
-    ...(group.alertUrl !== undefined ? { hasAlertSecret: alertSecret !== undefined } : {}),
+    ...(group.alertUrl !== undefined
+      ? { alertUrl: withoutCredentials(group.alertUrl), hasAlertSecret: alertSecret !== undefined }
+      : {}),
     subscriptions: subscriptions.map((s) => ({ ...s })),
     retryDelaysSeconds: [...retryDelaysSeconds],
     delivery: delivery.mode === "push"
       ? {
         mode: "push",
-        url: delivery.url,
+        url: withoutCredentials(delivery.url),
         hasSecret: delivery.secret !== undefined,
         timeoutSeconds: delivery.timeoutSeconds,
         maxConcurrency: delivery.maxConcurrency,

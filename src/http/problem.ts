@@ -8,7 +8,7 @@ import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { ZodError } from "zod";
-import { BrokerError } from "../domain/errors.ts";
+import { BrokerError, OverloadedError, TooManyRequestsError } from "../domain/errors.ts";
 
 /** A problem details body. */
 export interface Problem {
@@ -53,13 +53,17 @@ const typeOf = (name: string) => `https://escrow.dev/problems/${name}`;
  */
 export function onError(error: Error, c: Context): Response {
   if (error instanceof BrokerError) {
-    return problemResponse({
+    const response = problemResponse({
       type: typeOf(error.name.replace(/Error$/, "").toLowerCase()),
       title: error.title,
       status: error.status,
       detail: error.message,
       ...error.extensions,
     }, c);
+    if (error instanceof TooManyRequestsError || error instanceof OverloadedError) {
+      response.headers.set("retry-after", String(error.retryAfterSeconds));
+    }
+    return response;
   }
   if (error instanceof HTTPException) {
     const status = error.status;
@@ -67,6 +71,8 @@ export function onError(error: Error, c: Context): Response {
       ? ["payloadtoolarge", "Payload too large"]
       : status === 401
       ? ["unauthorized", "Unauthorized"]
+      : status === 415
+      ? ["unsupportedmediatype", "Unsupported media type"]
       : ["http", "Invalid request"];
     const response = problemResponse({
       type: typeOf(name),
@@ -88,7 +94,9 @@ export function onError(error: Error, c: Context): Response {
 }
 
 /**
- * Turns a failed zod validation into a 400 problem naming each issue.
+ * Turns a failed zod validation into a 400 problem naming each issue by its
+ * path (`json.subscriptions.0.sql`); a custom check's `params` stay with its
+ * issue and, for the first such issue, on the problem itself.
  *
  * @example
  * ```ts
@@ -102,8 +110,12 @@ export function validationProblem(error: ZodError, target: string, c?: Context):
   const issues = error.issues.map((issue) => ({
     path: [target, ...issue.path.map(String)].join("."),
     message: issue.message,
+    ...(issue.code === "custom" ? issue.params : {}),
   }));
+  // A custom check's details (an SQL error's topic and position) also stand at the top.
+  const details = error.issues.find((issue) => issue.code === "custom" && issue.params);
   return problemResponse({
+    ...(details?.code === "custom" ? details.params : {}),
     type: typeOf("validation"),
     title: "Invalid request",
     status: 400 satisfies ContentfulStatusCode,

@@ -1,6 +1,6 @@
 /**
  * `/v1/producer-groups`: where check-backs go for transactions of a group
- * that carry no `checkUrl` of their own.
+ * that carry no `checkUrl` of their own, and the secret that signs them.
  *
  * @module
  */
@@ -15,7 +15,10 @@ const putGroup = createRoute({
   operationId: "putProducerGroup",
   ...secured,
   tags: ["producer groups"],
-  summary: "Set a producer group's check-back URL",
+  summary: "Set a producer group's check-back URL and signing secret",
+  description: "Replaces the group. `checkUrl` must pass the outbound policy (a refusal is a " +
+    "400 naming the rule); `secret` signs every check-back of the group's transactions " +
+    "(`Escrow-Timestamp`, `Escrow-Signature`) and is never shown.",
   request: {
     params: z.object({ group: Name }),
     body: { content: { "application/json": { schema: ProducerGroupBody } }, required: true },
@@ -30,6 +33,6 @@ const putGroup = createRoute({
 /** The producer groups router. */
 export const producerGroupsRouter = newRouter().openapi(putGroup, async (c) => {
   const { group } = c.req.valid("param");
-  const result = await c.var.broker.topics.setProducerGroup(group, c.req.valid("json").checkUrl);
+  const result = await c.var.broker.topics.setProducerGroup(group, c.req.valid("json"));
   return c.json(presentProducerGroup(result.group), result.created ? 201 : 200);
 });

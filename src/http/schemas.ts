@@ -6,16 +6,29 @@
  * @module
  */
 import { z } from "@hono/zod-openapi";
+import { ValidationError } from "../domain/errors.ts";
 import {
   MAX_DELAY_SECONDS,
+  MAX_GROUP_CONFIG_BYTES,
+  MAX_ID_LENGTH,
+  MAX_JSON_DEPTH,
   MAX_KEY_LENGTH,
   MAX_KEYS,
   MAX_PROPERTIES,
   MAX_PROPERTIES_BYTES,
+  MAX_PROPERTY_NAME_LENGTH,
+  MAX_SECRET_LENGTH,
+  MAX_SQL_FILTER_LENGTH,
+  MAX_SUBSCRIPTIONS,
+  MAX_TAG_EXPRESSION_LENGTH,
+  MAX_URL_LENGTH,
   NAME_PATTERN,
   propertiesBytes,
   TAG_PATTERN,
 } from "../domain/names.ts";
+import { storedBytes } from "../domain/stored_size.ts";
+import { compileSubscription } from "../domain/subscription.ts";
+import { normalizeGroup } from "../engine/groups/groups.ts";
 
 /** A topic, consumer group or producer group name. */
 export const Name = z.string().regex(NAME_PATTERN, {
@@ -32,19 +45,51 @@ export const TransactionId = z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, {
   message: "must match ^[A-Za-z0-9_.:-]{1,128}$",
 });
 
-/** An http(s) URL the broker calls. */
-export const HttpUrl = z.url({ protocol: /^https?$/, message: "must be an http(s) URL" });
+/** An http(s) URL the broker calls, at most {@linkcode MAX_URL_LENGTH} characters. */
+export const HttpUrl = z.url({ protocol: /^https?$/, message: "must be an http(s) URL" })
+  .max(MAX_URL_LENGTH, { message: `must be at most ${MAX_URL_LENGTH} characters` });
+
+/** A client-chosen id (`messageGroup`, `dedupId`). */
+const ClientId = z.string().min(1).max(MAX_ID_LENGTH);
+
+/** A push or alert secret. */
+const Secret = z.string().min(1).max(MAX_SECRET_LENGTH);
+
+/** A page cursor as a listing gave it out: base64url, at most 1,024 characters. */
+export const PageCursor = z.string().max(1024).regex(/^[A-Za-z0-9_-]+={0,2}$/, {
+  message: "must be a cursor from the previous page",
+}).openapi({ description: "The `cursor` of the previous page, as given" });
+
+/** Refuses a message that sets both `body` and `bodyBase64`, naming the second. */
+function oneBody(
+  message: { body?: unknown; bodyBase64?: string | undefined },
+  ctx: z.RefinementCtx,
+) {
+  if (message.body !== undefined && message.bodyBase64 !== undefined) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["bodyBase64"],
+      message: "give either body or bodyBase64, not both",
+    });
+  }
+}
 
 /** Seconds as a non-negative number; fractions allowed. */
 const seconds = (max: number) => z.number().min(0).max(max);
 
 /** The fields every message shares. */
 export const MessageFields = z.object({
-  body: z.unknown().optional().openapi({ description: "Any JSON value" }),
+  body: z.unknown().optional().openapi({
+    description: "Any JSON value, kept as sent: numbers finite, integers within ±(2^53 − 1), " +
+      `no __proto__, constructor or prototype key, nested at most ${MAX_JSON_DEPTH} deep`,
+  }),
   bodyBase64: z.base64({ message: "must be base64" }).optional(),
   tag: Tag.optional(),
   keys: z.array(z.string().min(1).max(MAX_KEY_LENGTH)).max(MAX_KEYS).optional(),
-  properties: z.record(z.string().min(1).max(256), z.string())
+  properties: z.record(
+    z.string().min(1).max(MAX_PROPERTY_NAME_LENGTH),
+    z.string().max(MAX_PROPERTIES_BYTES),
+  )
     .refine((p) => Object.keys(p).length <= MAX_PROPERTIES, {
       message: `at most ${MAX_PROPERTIES} properties`,
     })
@@ -53,12 +98,12 @@ export const MessageFields = z.object({
     })
     .optional(),
   delaySeconds: seconds(MAX_DELAY_SECONDS).optional(),
-  messageGroup: z.string().min(1).max(128).optional(),
-  dedupId: z.string().min(1).max(128).optional(),
+  messageGroup: ClientId.optional(),
+  dedupId: ClientId.optional(),
 });
 
 /** Body of `POST /v1/topics/{topic}/messages`. */
-export const PublishBody = MessageFields.strict().openapi("PublishRequest");
+export const PublishBody = MessageFields.strict().superRefine(oneBody).openapi("PublishRequest");
 
 /** Body of `POST /v1/topics/{topic}/transactions`. */
 export const PrepareBody = MessageFields.extend({
@@ -68,10 +113,15 @@ export const PrepareBody = MessageFields.extend({
   checkAfterSeconds: seconds(24 * 3600).optional(),
   checkIntervalSeconds: z.number().gt(0).max(24 * 3600).optional(),
   maxChecks: z.number().int().min(1).max(1000).optional(),
-}).strict().openapi("PrepareRequest");
+}).strict().superRefine(oneBody).openapi("PrepareRequest");
 
 /** Body of `PUT /v1/producer-groups/{group}`. */
-export const ProducerGroupBody = z.object({ checkUrl: HttpUrl }).strict();
+export const ProducerGroupBody = z.object({
+  checkUrl: HttpUrl.optional(),
+  secret: z.string().min(1).max(256).optional().openapi({
+    description: "Signs the group's check-back calls (Escrow-Signature); never shown",
+  }),
+}).strict();
 
 /** States of a transaction. */
 export const TransactionStateSchema = z.enum([
@@ -175,7 +225,8 @@ export const MessageSchema = z.object({
 /** A producer group. */
 export const ProducerGroupSchema = z.object({
   name: z.string(),
-  checkUrl: z.string(),
+  checkUrl: z.string().optional(),
+  hasSecret: z.boolean(),
   updatedAt: z.string(),
 }).openapi("ProducerGroup");
 
@@ -187,24 +238,89 @@ export const ProblemSchema = z.object({
   detail: z.string(),
 }).passthrough().openapi("Problem");
 
-/** One subscription of a consumer group. */
+/** One subscription of a consumer group: a tag expression or an SQL filter that compiles. */
 export const SubscriptionSchema = z.object({
   topic: Name,
-  tags: z.string().max(4096).optional().openapi({ example: "Ops || Orchestration" }),
-  sql: z.string().min(1).max(8192).optional().openapi({
+  tags: z.string().max(MAX_TAG_EXPRESSION_LENGTH).optional().openapi({
+    example: "Ops || Orchestration",
+  }),
+  sql: z.string().min(1).max(MAX_SQL_FILTER_LENGTH).optional().openapi({
     example: "amount > 100 AND region = 'SH'",
   }),
-}).strict();
+}).strict().superRefine((spec, ctx) => {
+  if (spec.tags !== undefined && spec.sql !== undefined) {
+    ctx.addIssue({ code: "custom", path: ["sql"], message: "give either tags or sql, not both" });
+    return;
+  }
+  try {
+    compileSubscription(spec);
+  } catch (error) {
+    if (!(error instanceof ValidationError)) throw error;
+    ctx.addIssue({
+      code: "custom",
+      path: [spec.sql !== undefined ? "sql" : "tags"],
+      message: error.message,
+      params: { topic: spec.topic, position: error.extensions.position },
+    });
+  }
+});
 
-/** Body of `PUT /v1/groups/{group}`. */
-export const GroupBody = z.object({
-  subscriptions: z.array(SubscriptionSchema).min(1).max(32),
+/**
+ * Refuses a group configuration KV could not store: a topic in two
+ * subscriptions, an alert secret without an alert URL, or a configuration
+ * over {@linkcode MAX_GROUP_CONFIG_BYTES} as stored (measured on the record
+ * the engine would store, defaults filled in).
+ */
+function storableGroup(
+  group: z.infer<typeof GroupFields>,
+  ctx: z.RefinementCtx,
+) {
+  const seen = new Set<string>();
+  for (const [i, { topic }] of group.subscriptions.entries()) {
+    if (seen.has(topic)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["subscriptions", i, "topic"],
+        message: `topic ${topic} appears in two subscriptions`,
+      });
+    }
+    seen.add(topic);
+  }
+  if (group.alertSecret !== undefined && group.alertUrl === undefined) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["alertSecret"],
+      message: "alertSecret is set but alertUrl is not",
+    });
+  }
+  if (seen.size !== group.subscriptions.length) return;
+  let bytes: number;
+  try {
+    bytes = storedBytes(normalizeGroup(group));
+  } catch (error) {
+    if (error instanceof ValidationError) return; // named by the checks above
+    throw error;
+  }
+  if (bytes > MAX_GROUP_CONFIG_BYTES) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["subscriptions"],
+      message: `the configuration takes ${bytes} bytes as stored, over the limit of ` +
+        `${MAX_GROUP_CONFIG_BYTES} (tags and sql count one byte a character, two when a ` +
+        "string has any character above U+00FF): shorten the filters or split the group",
+    });
+  }
+}
+
+/** The fields of `PUT /v1/groups/{group}`. */
+const GroupFields = z.object({
+  subscriptions: z.array(SubscriptionSchema).min(1).max(MAX_SUBSCRIPTIONS),
   delivery: z.discriminatedUnion("mode", [
     z.object({ mode: z.literal("pull") }).strict(),
     z.object({
       mode: z.literal("push"),
       url: HttpUrl,
-      secret: z.string().min(1).max(256).optional(),
+      secret: Secret.optional(),
       timeoutSeconds: z.number().gt(0).max(300).optional(),
       maxConcurrency: z.number().int().min(1).max(256).optional(),
     }).strict(),
@@ -216,10 +332,17 @@ export const GroupBody = z.object({
   alertUrl: HttpUrl.optional().openapi({
     description: "Receives a signed POST for every message the group dead-letters",
   }),
-  alertSecret: z.string().min(1).max(256).optional().openapi({
+  alertSecret: Secret.optional().openapi({
     description: "Signs the alerts (Escrow-Signature); the push secret when unset",
   }),
-}).strict().openapi("GroupRequest");
+}).strict();
+
+/** Body of `PUT /v1/groups/{group}`. */
+export const GroupBody = GroupFields.superRefine(storableGroup).openapi("GroupRequest", {
+  description: `A consumer group. Its configuration as stored (tags, sql, URLs and secrets ` +
+    `with the defaults) is at most ${MAX_GROUP_CONFIG_BYTES} bytes: a string costs one byte ` +
+    "a character, two when it has any character above U+00FF.",
+});
 
 /** A consumer group as shown (the push and alert secrets are never shown). */
 export const GroupSchema = z.object({
@@ -310,10 +433,27 @@ export const DeadLetterSchema = z.object({
   deadLetteredAt: z.string(),
 }).openapi("DeadLetter");
 
-/** Body of `POST /v1/groups/{group}/dead-letters/redrive`. */
+/**
+ * Body of `POST /v1/groups/{group}/dead-letters/redrive`: the dead letters to
+ * redrive by id, or `all: true`; never all by default, so an empty or
+ * forgotten body redrives nothing.
+ */
 export const RedriveBody = z.object({
-  messageIds: z.array(z.string().min(1).max(128)).max(1000).optional(),
-}).strict();
+  messageIds: z.array(z.string().min(1).max(128)).max(1000).optional().openapi({
+    description: "These dead letters (unknown ids are ignored)",
+  }),
+  all: z.literal(true).optional().openapi({ description: "Every dead letter of the group" }),
+}).strict().superRefine((body, ctx) => {
+  if ((body.messageIds === undefined) === (body.all === undefined)) {
+    ctx.addIssue({
+      code: "custom",
+      path: [body.all === undefined ? "messageIds" : "all"],
+      message: "give either messageIds or all: true, not both and not neither",
+    });
+  }
+}).openapi("RedriveRequest", {
+  description: 'Which dead letters: `{ "messageIds": [...] }` or `{ "all": true }`',
+});
 
 /** States of a stored job that `GET /v1/jobs` lists. */
 export const JobStateSchema = z.enum(["pending", "failed"]);
@@ -322,7 +462,7 @@ export const JobStateSchema = z.enum(["pending", "failed"]);
 export const JobQuery = z.object({
   state: JobStateSchema.optional().openapi({ description: "Which jobs (default pending)" }),
   limit: z.coerce.number().int().min(1).max(1000).optional(),
-  cursor: z.string().min(1).max(1024).optional(),
+  cursor: PageCursor.optional(),
 });
 
 /** A job id in a path. */

@@ -18,6 +18,7 @@
 import { NotFoundError } from "../domain/errors.ts";
 import type { DeliveryEvent } from "../domain/events.ts";
 import { signedPost } from "../domain/signature.ts";
+import { MAX_ANSWER_BYTES } from "../outbound/mod.ts";
 import { keys } from "../store/keys.ts";
 import { WriteSet } from "../store/write_set.ts";
 import { type EngineDeps, MAX_WRITE_ATTEMPTS } from "../engine/deps.ts";
@@ -26,10 +27,9 @@ import { deadLetterHead, type DeadLetterRecord } from "../engine/delivery/record
 import { appendDelivery } from "../engine/delivery/step.ts";
 import type { GroupRecord, Groups } from "../engine/groups/groups.ts";
 import type { DeadLetterAlertJob } from "../engine/jobs/jobs.ts";
-import { errorText } from "./log.ts";
 
 /** Most of an alert endpoint's answer read before it is dropped. */
-export const MAX_ALERT_ANSWER_BYTES = 64 * 1024;
+export const MAX_ALERT_ANSWER_BYTES = MAX_ANSWER_BYTES;
 
 /** The JSON body of a dead-letter alert. */
 export interface DeadLetterAlert {
@@ -106,22 +106,6 @@ export async function alertRequest(
     secret,
     now,
   );
-}
-
-/** Reads at most {@linkcode MAX_ALERT_ANSWER_BYTES} of an answer, then lets it go. */
-async function drainBounded(response: Response): Promise<void> {
-  const reader = response.body?.getReader();
-  if (!reader) return;
-  let read = 0;
-  try {
-    while (read <= MAX_ALERT_ANSWER_BYTES) {
-      const { done, value } = await reader.read();
-      if (done) return;
-      read += value.byteLength;
-    }
-  } finally {
-    await reader.cancel().catch(() => {});
-  }
 }
 
 /** Only the origin of a URL goes into a log line: its path or query may hold a token. */
@@ -225,27 +209,23 @@ export class DeadLetterAlerts {
     );
   }
 
-  /** One POST, bounded in time and in what is read of its answer. */
+  /**
+   * One POST through the outbound policy (checked again and pinned, no
+   * redirect followed, at most 64 KiB of the answer read), bounded in time.
+   */
   async #call(request: Request): Promise<CallOutcome> {
-    const timeout = AbortSignal.timeout(this.#timeoutMs);
-    try {
-      const response = await this.#deps.fetch(request, { signal: timeout, redirect: "manual" });
-      await drainBounded(response).catch(() => {});
-      if (response.status >= 200 && response.status < 300) {
-        return { ok: true, status: response.status };
-      }
-      const error = response.status >= 300 && response.status < 400
-        ? `alert URL answered HTTP ${response.status} (redirects are not followed)`
-        : `alert URL answered HTTP ${response.status}`;
-      return { ok: false, error, status: response.status };
-    } catch (cause) {
-      return {
-        ok: false,
-        error: timeout.aborted
-          ? `no answer within ${this.#timeoutMs} ms`
-          : `request failed: ${errorText(cause)}`,
-      };
+    const result = await this.#deps.outbound.send(request, {
+      timeoutMs: this.#timeoutMs,
+      maxBytes: MAX_ALERT_ANSWER_BYTES,
+      field: "alertUrl",
+    });
+    if (!result.ok) {
+      return result.status !== undefined
+        ? { ok: false, error: `alert URL ${result.error}`, status: result.status }
+        : { ok: false, error: result.error };
     }
+    if (result.status >= 200 && result.status < 300) return { ok: true, status: result.status };
+    return { ok: false, error: `alert URL answered HTTP ${result.status}`, status: result.status };
   }
 
   /**

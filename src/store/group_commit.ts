@@ -7,7 +7,10 @@
  * A change joins a batch only if it does not touch what another change in
  * the batch checks or writes, so each change's optimistic checks mean what
  * they meant alone. If a batch fails its checks, its changes are committed
- * one by one to tell which one lost; that one reports `false`.
+ * one by one to tell which one lost; that one reports `false`. If a batch
+ * throws (a value or key over Deno KV's limits, a value that cannot be
+ * stored), its changes are likewise committed one by one, so only the change
+ * at fault fails, with its own error (see {@linkcode storeRefusal}).
  *
  * Each commit writes, per topic, one topic-log entry holding every message
  * its changes made visible, keyed by the commit's versionstamp. What a change
@@ -20,6 +23,7 @@ import { commit } from "./commit.ts";
 import { keys } from "./keys.ts";
 import { estimateSize, SumMerger, type VisibleEntry, type WriteSet } from "./write_set.ts";
 import type { LogEntry } from "../domain/message.ts";
+import { PayloadTooLargeError, ValidationError } from "../domain/errors.ts";
 
 /** Commits in flight at once. */
 const MAX_IN_FLIGHT = 2;
@@ -45,6 +49,30 @@ function settle(pending: Pending, ok: boolean): void {
     }
   }
   pending.resolve(ok);
+}
+
+/**
+ * What Deno KV's refusal of one change means to its caller: a value, a
+ * commit or a key over KV's limits is the request's fault (413 or 400), not
+ * the broker's; anything else (a closed database) stays as it is.
+ *
+ * @example
+ * ```ts
+ * import { storeRefusal } from "./group_commit.ts";
+ * const error = storeRefusal(new TypeError("Value too large (max 65536 bytes)"));
+ * console.log((error as { status: number }).status); // 413
+ * ```
+ */
+export function storeRefusal(error: unknown): unknown {
+  if (!(error instanceof TypeError)) return error;
+  const reason = error.message;
+  if (/^(Value|Total mutation size) too large|^Too many mutations/.test(reason)) {
+    return new PayloadTooLargeError(`Cannot store the change: ${reason}`, { reason });
+  }
+  if (/^Key too large|could not be cloned|^Invalid key/i.test(reason)) {
+    return new ValidationError(`Cannot store the change: ${reason}`, { reason });
+  }
+  return error;
 }
 
 /**
@@ -92,18 +120,28 @@ export class GroupCommitter {
         // While this batch commits, a second lane may take the next one, so that
         // SQLite's writer is not idle while JavaScript prepares the next commit.
         if (this.#queue.length > 0 && this.#lanes < MAX_IN_FLIGHT) this.#drain();
+        let committed: boolean;
         try {
-          if (await this.#commitBatch(batch.map((p) => p.writes))) {
-            batch.forEach((p) => settle(p, true));
-          } else if (batch.length === 1) {
-            settle(batch[0]!, false);
-          } else {
-            for (const pending of batch) {
-              settle(pending, await this.#commitBatch([pending.writes]));
-            }
-          }
+          committed = await this.#commitBatch(batch.map((p) => p.writes));
         } catch (error) {
-          batch.forEach((p) => p.reject(error));
+          if (batch.length === 1) {
+            batch[0]!.reject(storeRefusal(error));
+            continue;
+          }
+          committed = false;
+        }
+        if (committed) {
+          batch.forEach((p) => settle(p, true));
+          continue;
+        }
+        // A failed check or a change KV refused: each change commits alone, so only
+        // the one at fault fails (false for a lost check, its own error for a refusal).
+        for (const pending of batch) {
+          try {
+            settle(pending, batch.length > 1 && await this.#commitBatch([pending.writes]));
+          } catch (alone) {
+            pending.reject(storeRefusal(alone));
+          }
         }
       }
     } finally {

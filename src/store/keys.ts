@@ -8,6 +8,7 @@
  * | `["producer_group", name]` | `{ name, checkUrl, updatedAt }` |
  * | `["msg", messageId]` | message record (immutable) |
  * | `["body", messageId, i]` | body chunk `Uint8Array` ≤ 64 KiB |
+ * | `["upload", messageId]` | a large body being staged in chunks, until its message commits or it is collected |
  * | `["ev", kind, id, seq]` | stored event of stream `kind/id` |
  * | `["log", topic, versionstamp]` | messages made visible by one commit, in order |
  * | `["dedup", topic, dedupId]` | first message id, expires after 24 h |
@@ -58,6 +59,8 @@ export const keys = {
   message: (id: string): Deno.KvKey => ["msg", id],
   bodyChunk: (id: string, index: number): Deno.KvKey => ["body", id, index],
   bodyChunks: (id: string): Deno.KvKey => ["body", id],
+  upload: (messageId: string): Deno.KvKey => ["upload", messageId],
+  uploads: (): Deno.KvKey => ["upload"],
   event: (kind: StreamKind, id: string, seq: number): Deno.KvKey => ["ev", kind, id, seq],
   stream: (kind: StreamKind, id: string): Deno.KvKey => ["ev", kind, id],
   topicLog: (topic: string): Deno.KvKey => ["log", topic],

@@ -146,7 +146,9 @@ Deno.test("GET /v1/groups/{group} counts move with the deliveries: backlog, inFl
   await ack(api, "ops", [handleOf(d!)]);
   assertEquals(await countsOfGroup(api, "ops"), { ...ZERO, deadLettered: 1, acked: 3 });
 
-  const redrive = await api.post<{ redriven: number }>("/v1/groups/ops/dead-letters/redrive", {});
+  const redrive = await api.post<{ redriven: number }>("/v1/groups/ops/dead-letters/redrive", {
+    all: true,
+  });
   assertEquals(redrive.body, { redriven: 1 });
   assertEquals(await countsOfGroup(api, "ops"), { ...ZERO, backlog: 1, acked: 3 });
 });
@@ -303,7 +305,7 @@ for (
     ["POST", "/v1/groups/ghost/nack", { receiptHandles: ["x"] }],
     ["POST", "/v1/groups/ghost/visibility", { receiptHandle: "x", visibilityTimeoutSeconds: 5 }],
     ["GET", "/v1/groups/ghost/dead-letters", undefined],
-    ["POST", "/v1/groups/ghost/dead-letters/redrive", {}],
+    ["POST", "/v1/groups/ghost/dead-letters/redrive", { all: true }],
   ] as const
 ) {
   Deno.test(`${method} ${path.replace("ghost", "{group}")} of an unknown group is a 404 problem`, async () => {

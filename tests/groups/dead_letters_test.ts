@@ -34,7 +34,11 @@ async function deadLetters(api: TestApi, group: string, query = ""): Promise<Dea
   return res.body;
 }
 
-async function redrive(api: TestApi, group: string, body: unknown = {}): Promise<number> {
+async function redrive(
+  api: TestApi,
+  group: string,
+  body: unknown = { all: true },
+): Promise<number> {
   const res = await api.post<{ redriven: number }>(
     `/v1/groups/${group}/dead-letters/redrive`,
     body,
@@ -147,7 +151,7 @@ for (const query of ["?limit=0", "?limit=1001", "?limit=ten"]) {
   });
 }
 
-Deno.test("POST /v1/groups/{group}/dead-letters/redrive without ids redelivers every dead letter from attempt 1", async () => {
+Deno.test("POST /v1/groups/{group}/dead-letters/redrive with all: true redelivers every dead letter from attempt 1", async () => {
   await using api = await openGroupsApi();
   const ids = await setUp(api, 3);
   await failAll(api);
@@ -200,6 +204,6 @@ Deno.test("POST /v1/groups/{group}/dead-letters/redrive with an unknown field is
   await using api = await openGroupsApi();
   await setUp(api, 1);
   await failAll(api);
-  assertProblem(await api.post("/v1/groups/ops/dead-letters/redrive", { all: true }), 400);
+  assertProblem(await api.post("/v1/groups/ops/dead-letters/redrive", { everything: true }), 400);
   assertEquals((await deadLetters(api, "ops")).messages.length, 1);
 });

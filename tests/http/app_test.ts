@@ -1,7 +1,7 @@
 import { assert } from "@std/assert/assert";
 import { assertEquals } from "@std/assert/equals";
 import { assertProblem, createTopic, kvSnapshot, openApi, type PublishJson } from "./_helpers.ts";
-import { createApp } from "../../src/http/app.ts";
+import { createApp, MAX_REQUEST_BYTES } from "../../src/http/app.ts";
 import { problemResponse } from "../../src/http/problem.ts";
 import { openBroker } from "../_support/broker.ts";
 
@@ -94,7 +94,18 @@ Deno.test("GET /openapi.json is an OpenAPI 3.1 document listing every route", as
   ]);
   const publish = doc.paths["/v1/topics/{topic}/messages"]?.post;
   assert(publish);
-  assertEquals(Object.keys(publish.responses).sort(), ["200", "201", "400", "401", "404", "413"]);
+  assertEquals(Object.keys(publish.responses).sort(), [
+    "200",
+    "201",
+    "400",
+    "401",
+    "403",
+    "404",
+    "413",
+    "415",
+    "429",
+    "503",
+  ]);
   for (const name of ["PublishRequest", "PrepareRequest", "Problem", "Message", "Transaction"]) {
     assert(doc.components?.schemas?.[name], `schema ${name} missing`);
   }
@@ -106,27 +117,31 @@ Deno.test("an unknown route is a 404 problem and changes nothing", async () => {
   const before = await kvSnapshot(api.kv);
   const nope = assertProblem(await api.get("/nope"), 404, "GET /nope");
   assertEquals(nope.type, "https://escrow.dev/problems/notfound");
-  assertProblem(await api.send("DELETE", "/v1/topics/Trade"), 404, "DELETE /v1/topics/Trade");
+  assertProblem(
+    await api.send("DELETE", "/v1/topics/Trade/tags"),
+    404,
+    "DELETE /v1/topics/Trade/tags",
+  );
   assertProblem(await api.post("/v1/topics/Trade/messages/extra", {}), 404);
   assertProblem(await api.get("/v2/topics"), 404);
   assertEquals(await kvSnapshot(api.kv), before);
 });
 
-Deno.test("a request over 1 MiB that declares its length is a 413 problem and stores nothing", async () => {
+Deno.test("a request over 6 MiB that declares its length is a 413 problem and stores nothing", async () => {
   await using api = await openApi();
   await createTopic(api, "Trade");
   const before = await kvSnapshot(api.kv);
-  const raw = JSON.stringify({ body: "x".repeat(1024 * 1024) });
+  const raw = JSON.stringify({ body: "x".repeat(MAX_REQUEST_BYTES) });
   const res = await api.send("POST", "/v1/topics/Trade/messages", {
     raw,
     headers: { "content-type": "application/json", "content-length": String(raw.length) },
   });
-  const problem = assertProblem(res, 413, "1048576");
+  const problem = assertProblem(res, 413, String(MAX_REQUEST_BYTES));
   assertEquals(problem.type, "https://escrow.dev/problems/payloadtoolarge");
   assertEquals(await kvSnapshot(api.kv), before);
 });
 
-Deno.test("a streamed request over 1 MiB is a 413 problem and stores nothing", async () => {
+Deno.test("a streamed request over 6 MiB is a 413 problem and stores nothing", async () => {
   await using api = await openApi();
   await createTopic(api, "Trade");
   const before = await kvSnapshot(api.kv);
@@ -137,7 +152,7 @@ Deno.test("a streamed request over 1 MiB is a 413 problem and stores nothing", a
       controller.enqueue(new TextEncoder().encode('{"body":"'));
     },
     pull(controller) {
-      if (sent >= 1024 * 1024 + chunk.length) {
+      if (sent >= MAX_REQUEST_BYTES + chunk.length) {
         controller.enqueue(new TextEncoder().encode('"}'));
         controller.close();
         return;
@@ -150,7 +165,7 @@ Deno.test("a streamed request over 1 MiB is a 413 problem and stores nothing", a
     raw: stream,
     headers: { "content-type": "application/json" },
   });
-  assertProblem(res, 413, "1048576");
+  assertProblem(res, 413, String(MAX_REQUEST_BYTES));
   assertEquals(await kvSnapshot(api.kv), before);
 });
 

@@ -184,7 +184,9 @@ Deno.test("a delivery with a retry, a dead letter and a redrive replays as the l
   await receiveAnd("nack"); // attempt 1 fails: retry in 1 s
   api.advance(1_000);
   await receiveAnd("nack"); // attempt 2 fails: retries spent, dead-lettered
-  const redriven = await api.post<{ redriven: number }>("/v1/groups/ops/dead-letters/redrive", {});
+  const redriven = await api.post<{ redriven: number }>("/v1/groups/ops/dead-letters/redrive", {
+    all: true,
+  });
   assertEquals(redriven.body.redriven, 1);
   await receiveAnd("ack");
 

@@ -248,7 +248,7 @@ Deno.test("GET /v1/messages/{id} returns bodyBase64 bytes exactly as sent", asyn
 Deno.test("GET /v1/messages/{id} returns a large bodyBase64 (stored in chunks) exactly as sent", async () => {
   await using api = await openApi();
   await createTopic(api, "Trade");
-  for (const size of [40 * KiB + 1, 200 * KiB, 256 * KiB]) {
+  for (const size of [40 * KiB + 1, 200 * KiB, 256 * KiB, 256 * KiB + 1, 4096 * KiB]) {
     const bodyBase64 = encodeBase64(bytes(size, size));
     const sent = await publish(api, "Trade", { bodyBase64 });
     assertEquals((await getMessage(api, sent.messageId)).bodyBase64, bodyBase64, `size ${size}`);
@@ -344,8 +344,8 @@ Deno.test("POST /v1/topics/{topic}/messages accepts every documented limit exact
     ["delaySeconds 0", { delaySeconds: 0 }],
     ["delaySeconds of 30 days", { delaySeconds: 30 * 24 * 3600 }],
     ["a 128-character dedupId", { dedupId: "d".repeat(128) }],
-    ["a 256 KiB bodyBase64", { bodyBase64: encodeBase64(bytes(256 * KiB)) }],
-    ["a 256 KiB JSON body", { body: "x".repeat(256 * KiB - 2) }],
+    ["a 4 MiB bodyBase64", { bodyBase64: encodeBase64(bytes(4096 * KiB)) }],
+    ["a 4 MiB JSON body", { body: "x".repeat(4096 * KiB - 2) }],
   ];
   for (const [what, message] of accepted) {
     const res = await api.post<PublishJson>("/v1/topics/Trade/messages", message);
@@ -488,28 +488,28 @@ const badPublishes: BadPublish[] = [
     headers: { "content-type": "application/json" },
   },
   {
-    what: "a body of 300 KiB of bytes (bodyBase64)",
+    what: "a body of 4,100 KiB of bytes (bodyBase64)",
     status: 413,
-    detail: "262144",
-    json: { bodyBase64: encodeBase64(bytes(300 * KiB)) },
+    detail: "4194304",
+    json: { bodyBase64: encodeBase64(bytes(4100 * KiB)) },
   },
   {
-    what: "a bodyBase64 one byte over 256 KiB",
+    what: "a bodyBase64 one byte over 4 MiB",
     status: 413,
-    detail: "262144",
-    json: { bodyBase64: encodeBase64(bytes(256 * KiB + 1)) },
+    detail: "4194304",
+    json: { bodyBase64: encodeBase64(bytes(4096 * KiB + 1)) },
   },
   {
-    what: "a JSON body over 256 KiB",
+    what: "a JSON body over 4 MiB",
     status: 413,
-    detail: "262144",
-    json: { body: "x".repeat(256 * KiB) },
+    detail: "4194304",
+    json: { body: "x".repeat(4096 * KiB) },
   },
   {
-    what: "a request over 1 MiB",
+    what: "a request over 6 MiB",
     status: 413,
-    detail: "1048576",
-    json: { body: "x".repeat(1024 * KiB) },
+    detail: "6291456",
+    json: { body: "x".repeat(6144 * KiB) },
   },
 ];
 
@@ -547,13 +547,14 @@ Deno.test("POST /v1/topics/{topic}/messages problems carry their type, title and
   assertEquals(paths, ["json.delaySeconds", "json.tag"]);
 
   const tooLarge = assertProblem(
-    await api.post("/v1/topics/Trade/messages", { bodyBase64: encodeBase64(bytes(300 * KiB)) }),
+    await api.post("/v1/topics/Trade/messages", { bodyBase64: encodeBase64(bytes(4100 * KiB)) }),
     413,
   );
   assertEquals(tooLarge.type, "https://escrow.dev/problems/payloadtoolarge");
   assertEquals(tooLarge.title, "Payload too large");
-  assertEquals(tooLarge.size, 300 * KiB);
-  assertEquals(tooLarge.limit, 256 * KiB);
+  assertEquals(tooLarge.size, 4100 * KiB);
+  assertEquals(tooLarge.limit, 4096 * KiB);
+  assertEquals(tooLarge.field, "bodyBase64");
 
   const missing = assertProblem(await api.post("/v1/topics/Nope/messages", {}), 404);
   assertEquals(missing.type, "https://escrow.dev/problems/notfound");
@@ -565,7 +566,7 @@ Deno.test("POST /v1/topics/{topic}/messages with a rejected dedupId leaves the i
   await createTopic(api, "Trade");
   const rejected = await api.post("/v1/topics/Trade/messages", {
     dedupId: "order-1",
-    bodyBase64: encodeBase64(bytes(300 * KiB)),
+    bodyBase64: encodeBase64(bytes(4100 * KiB)),
   });
   assertProblem(rejected, 413);
   const accepted = await api.post<PublishJson>("/v1/topics/Trade/messages", {

@@ -13,6 +13,7 @@ Deno.test("PUT /v1/producer-groups/{group} creates a group with 201 and its chec
   assertEquals(res.body, {
     name: "shop",
     checkUrl: "https://shop.example/check",
+    hasSecret: false,
     updatedAt: iso(T0),
   });
 });
@@ -29,6 +30,7 @@ Deno.test("PUT /v1/producer-groups/{group} again is 200 with the new checkUrl an
   assertEquals(again.body, {
     name: "shop",
     checkUrl: "http://b.example:8080/check?v=2",
+    hasSecret: false,
     updatedAt: iso(T0 + 5_000),
   });
   const same = await api.put<ProducerGroupJson>("/v1/producer-groups/shop", {
@@ -90,7 +92,12 @@ const badGroups: BadGroup[] = [
     detail: "json.checkUrl",
     json: { checkUrl: 1 },
   },
-  { what: "no checkUrl", status: 400, detail: "json.checkUrl", json: {} },
+  {
+    what: "an empty secret",
+    status: 400,
+    detail: "json.secret",
+    json: { checkUrl: "http://a.example/", secret: "" },
+  },
   {
     what: "an unknown field",
     status: 400,
@@ -119,10 +126,10 @@ const badGroups: BadGroup[] = [
     headers: { "content-type": "application/json" },
   },
   {
-    what: "a request over 1 MiB",
+    what: "a request over 6 MiB",
     status: 413,
-    detail: "1048576",
-    json: { checkUrl: `http://a.example/${"x".repeat(1024 * 1024)}` },
+    detail: "6291456",
+    json: { checkUrl: `http://a.example/${"x".repeat(6 * 1024 * 1024)}` },
   },
 ];
 

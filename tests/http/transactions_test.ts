@@ -608,16 +608,16 @@ const badPrepares: BadPrepare[] = [
     headers: { "content-type": "application/json" },
   },
   {
-    what: "a body of 300 KiB of bytes (bodyBase64)",
+    what: "a body of 4,100 KiB of bytes (bodyBase64)",
     status: 413,
-    detail: "262144",
-    json: { transactionId: "big", bodyBase64: encodeBase64(bytes(300 * KiB)) },
+    detail: "4194304",
+    json: { transactionId: "big", bodyBase64: encodeBase64(bytes(4100 * KiB)) },
   },
   {
-    what: "a request over 1 MiB",
+    what: "a request over 6 MiB",
     status: 413,
-    detail: "1048576",
-    json: { body: "x".repeat(1024 * KiB) },
+    detail: "6291456",
+    json: { body: "x".repeat(6144 * KiB) },
   },
 ];
 

@@ -187,3 +187,28 @@ Deno.test("a change that does not fit ends the batch: the changes queued after i
   assert((await Promise.all(changes.map((w) => committer.commit(w)))).every(Boolean));
   assertEquals((await logOf(kv, "T")).sort(), [["a"], ["b", "c"]]);
 });
+
+Deno.test("a change KV refuses fails alone, with a 4xx error; the changes batched with it commit", async () => {
+  using kv = await Deno.openKv(":memory:");
+  const committer = new GroupCommitter(kv);
+  const good = Array.from({ length: 40 }, (_, i) => new WriteSet().set(["good", i], i));
+  const tooLarge = new WriteSet().set(["poison", "value"], "x".repeat(70_000));
+  const badKey = new WriteSet().set(["poison", "k".repeat(3_000)], 1);
+  const outcomes = await Promise.allSettled(
+    [head(), ...good.slice(0, 20), tooLarge, ...good.slice(20), badKey].map((w) =>
+      committer.commit(w)
+    ),
+  );
+  const [, ...rest] = outcomes;
+  const poisoned = [rest[20]!, rest[41]!];
+  const fine = rest.filter((_, i) => i !== 20 && i !== 41);
+  assertEquals(fine.map((o) => o.status === "fulfilled" && o.value), Array(40).fill(true));
+  assertEquals(
+    poisoned.map((o) => o.status === "rejected" && [o.reason.constructor.name, o.reason.status]),
+    [["PayloadTooLargeError", 413], ["ValidationError", 400]],
+  );
+  const stored = await Array.fromAsync(kv.list<number>({ prefix: ["good"] }));
+  assertEquals(stored.map((e) => e.value), Array.from({ length: 40 }, (_, i) => i));
+  assertEquals((await Array.fromAsync(kv.list({ prefix: ["poison"] }))).length, 0);
+  assert(committer.stats.commits > 2, "the refused batch was retried change by change");
+});

@@ -44,7 +44,9 @@ export async function listDeadLetters(
     for await (const entry of iter) messages.push(entry.value);
   } catch (error) {
     if (options.cursor && error instanceof TypeError) {
-      throw new ValidationError(`Cannot list dead letters: cursor ${options.cursor} is not valid`);
+      throw new ValidationError(`Cannot list dead letters: cursor ${options.cursor} is not valid`, {
+        issues: [{ path: "query.cursor", message: "not a cursor of this listing" }],
+      });
     }
     throw error;
   }

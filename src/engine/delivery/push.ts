@@ -1,7 +1,8 @@
 /**
  * Push delivery: for every push group, a pump receives ready messages (at
- * most `maxConcurrency` in flight) and POSTs each to the group's URL. A 2xx
- * within `timeoutSeconds` acks it; anything else fails the attempt, which the
+ * most `maxConcurrency` in flight) and POSTs each to the group's URL through
+ * the outbound policy. A 2xx within `timeoutSeconds` acks it; anything else
+ * (a redirect, a refused URL, a timeout) fails the attempt, which the
  * retry schedule takes from there. The visibility timeout of a pushed
  * message is the request timeout plus a grace period, so a broker that dies
  * mid-request leaves the message to be retried.
@@ -67,6 +68,8 @@ export class PushDispatcher {
   readonly #groups: Groups;
   readonly #deliveries: Deliveries;
   readonly #pumps = new Map<string, Pump>();
+  /** Pumps of groups gone or no longer push, finishing the requests they have in flight. */
+  readonly #stopping = new Set<Promise<void>>();
   #watch: ReadableStream<Deno.KvEntryMaybe<unknown>[]> | undefined;
   #stopped = false;
 
@@ -95,6 +98,7 @@ export class PushDispatcher {
     await this.#watch?.cancel().catch(() => {});
     await Promise.all([...this.#pumps.values()].map((pump) => pump.stop()));
     this.#pumps.clear();
+    await Promise.all([...this.#stopping]);
   }
 
   async #sync(): Promise<void> {
@@ -106,7 +110,10 @@ export class PushDispatcher {
     for (const [name, pump] of this.#pumps) {
       if (!push.has(name)) {
         this.#pumps.delete(name);
-        await pump.stop();
+        // Not awaited: a slow endpoint's requests in flight (up to its timeout) must not
+        // hold up the other groups' pumps, which this same sync starts and reconfigures.
+        const stopped = pump.stop().finally(() => this.#stopping.delete(stopped));
+        this.#stopping.add(stopped);
       }
     }
     for (const [name, group] of push) {
@@ -186,17 +193,20 @@ class Pump {
   async #push(message: ReceivedMessage): Promise<void> {
     const { url, secret, timeoutSeconds } = this.#config;
     let error: string | undefined;
-    try {
-      const request = await pushRequest(url, message, secret, this.#deps.clock());
-      const response = await this.#deps.fetch(request, {
-        signal: AbortSignal.timeout(timeoutSeconds * 1000),
-      });
-      await response.body?.cancel();
-      if (!response.ok) error = `endpoint answered HTTP ${response.status}`;
-    } catch (cause) {
-      error = cause instanceof DOMException && cause.name === "TimeoutError"
+    // Through the outbound policy: checked again and pinned, no redirect followed (a 3xx
+    // fails the attempt), at most 64 KiB of the answer read, all within the timeout.
+    const result = await this.#deps.outbound.send(
+      await pushRequest(url, message, secret, this.#deps.clock()),
+      { timeoutMs: timeoutSeconds * 1000, field: "delivery.url" },
+    );
+    if (!result.ok) {
+      error = result.timedOut
         ? `no answer within ${timeoutSeconds} s`
-        : `request failed: ${cause instanceof Error ? cause.message : String(cause)}`;
+        : result.status !== undefined
+        ? `endpoint ${result.error}`
+        : result.error;
+    } else if (result.status < 200 || result.status >= 300) {
+      error = `endpoint answered HTTP ${result.status}`;
     }
     if (error !== undefined) {
       // The origin only: a push URL's path or query may carry a token.

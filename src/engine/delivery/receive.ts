@@ -20,6 +20,7 @@
 import { monotonicUlid } from "@std/ulid";
 import { ContentionError } from "../../domain/errors.ts";
 import type { DeliveryEvent } from "../../domain/events.ts";
+import type { MessageRecord } from "../../domain/message.ts";
 import { keys } from "../../store/keys.ts";
 import { WriteSet } from "../../store/write_set.ts";
 import { MAX_WRITE_ATTEMPTS } from "../deps.ts";
@@ -36,7 +37,12 @@ import {
 } from "./records.ts";
 import { appendDelivery, type DeliveryHead } from "./step.ts";
 
-/** Body bytes after which a receive returns what it has (it returns at least one message). */
+/**
+ * Most body bytes one receive returns: a message that would take it past
+ * this stays for the next receive, unless it is the first (a receive
+ * returns at least one message). 4 MiB of bodies is at most about 5.6 MiB
+ * of JSON, or one 4 MiB body; a push round is bounded the same way.
+ */
 export const MAX_RECEIVE_BYTES = 4 * 1024 * 1024;
 /** Most log entries one round looks at before committing what it found. */
 const SCAN_LIMIT = 5_000;
@@ -55,6 +61,11 @@ export interface Round {
   readonly started: Started[];
   readonly full: boolean;
   readonly bytes: number;
+}
+
+/** Body size of a message whose due entry does not say (a retry, a requeue): from its record. */
+async function bodySizeOf(kv: Deno.Kv, messageId: string): Promise<number> {
+  return (await kv.get<MessageRecord>(keys.message(messageId))).value?.bodySize ?? 0;
 }
 
 /** The head a due entry states: retrying (a retry falls due) or pending. */
@@ -100,16 +111,24 @@ export async function startRound(
     let scanned = 0;
     /** What to start; a pick from a topic log is guarded by the check on its cursor. */
     const picks: { head: DeliveryHead; publishedAt: number; guardedBy?: Deno.KvKey }[] = [];
-    // Full: enough messages, checks or scanning, or (after one message) enough body bytes.
+    // Over the byte budget: a message of `size` would not fit after those already taken.
+    let over = false;
+    const fits = (size: number) =>
+      picks.length === 0 && options.bytes === 0 || bytes + size <= MAX_RECEIVE_BYTES;
+    // Full: enough messages, checks, scanning or body bytes.
     const full = () =>
-      picks.length >= max || checks >= MAX_CHECKS - 2 || scanned >= SCAN_LIMIT ||
-      (picks.length + (options.bytes > 0 ? 1 : 0) > 0 && bytes >= MAX_RECEIVE_BYTES);
+      over || picks.length >= max || checks >= MAX_CHECKS - 2 || scanned >= SCAN_LIMIT;
     const dueIter = kv.list<DueRecord>({
       start: keys.dues(id),
       end: [...keys.dues(id), now + 1],
     }, { limit: Math.min(max, MAX_CHECKS / 2) });
     for await (const entry of dueIter) {
       if (full()) break;
+      const size = entry.value.bodySize ?? await bodySizeOf(kv, entry.value.messageId);
+      if (!fits(size)) {
+        over = true;
+        break;
+      }
       op.check(entry).delete(entry.key); // a due entry hands out its delivery's next event, once
       checks++;
       picks.push({
@@ -117,7 +136,7 @@ export async function startRound(
         publishedAt: entry.value.publishedAt,
         guardedBy: entry.key,
       });
-      bytes += entry.value.bodySize ?? 0;
+      bytes += size;
     }
     const locks = new Map<string, Deno.KvEntryMaybe<OrderLock>>();
     for (const subscription of group.subscriptions) {
@@ -129,10 +148,17 @@ export async function startRound(
       checks++;
       for await (const { entry, at, next } of env.groups.readLog(subscription.topic, cursor)) {
         if (full()) break;
+        const matches = subscription.matches(entry.tag, entry.properties);
+        const deliverAt = entry.deliverAt ?? 0;
+        // Checked before the cursor passes the entry, so that it stays for the next receive
+        // (one waiting behind its message group would not take the bytes; stopping is harmless).
+        if (matches && deliverAt <= now && !fits(entry.bodySize ?? 0)) {
+          over = true;
+          break;
+        }
         scanned++;
         cursor = next;
-        if (!subscription.matches(entry.tag, entry.properties)) continue;
-        const deliverAt = entry.deliverAt ?? 0;
+        if (!matches) continue;
         if (group.record.ordered && entry.messageGroup !== undefined) {
           const lockKey = keys.orderLock(id, entry.messageGroup);
           let lock = locks.get(entry.messageGroup);

@@ -181,9 +181,11 @@ export class Groups {
 
   /** Creates or updates a group; tells whether it was new. */
   async put(name: string, input: GroupInput): Promise<{ group: GroupRecord; created: boolean }> {
-    const { kv, clock } = this.#deps;
+    const { kv, clock, outbound } = this.#deps;
     const config = normalizeGroup(input);
     for (const { topic } of config.subscriptions) await this.#topics.require(topic);
+    if (config.delivery.mode === "push") await outbound.check(config.delivery.url, "delivery.url");
+    if (config.alertUrl !== undefined) await outbound.check(config.alertUrl, "alertUrl");
     for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
       const previous = await kv.get<GroupRecord>(keys.group(name));
       const now = clock();

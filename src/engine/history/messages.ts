@@ -18,6 +18,12 @@ import type { Groups } from "../groups/mod.ts";
 import type { Topics } from "../publishing/topics.ts";
 import type { Transactions, TransactionView } from "../transactions/transactions.ts";
 
+/**
+ * Most body bytes one listing by key returns (about 5.6 MiB of JSON when
+ * base64): a 4 MiB body each, a thousand at once, would not fit in memory.
+ */
+export const MAX_LIST_BODY_BYTES = 4 * 1024 * 1024;
+
 /** A message as the API shows it. */
 export interface MessageView extends WireBody {
   readonly messageId: string;
@@ -169,7 +175,11 @@ export class Messages {
       .sort((a, b) => a.group.localeCompare(b.group));
   }
 
-  /** Lists visible messages of `topic` carrying `key`, newest first. */
+  /**
+   * Lists visible messages of `topic` carrying `key`, newest first: at most
+   * `limit`, and no more than {@linkcode MAX_LIST_BODY_BYTES} of bodies (at
+   * least one message; read the others by id).
+   */
   async byKey(topic: string, key: string, limit = 100): Promise<MessageView[]> {
     await this.#topics.require(topic);
     const views: MessageView[] = [];
@@ -177,7 +187,14 @@ export class Messages {
       reverse: true,
       limit,
     });
-    for await (const entry of iter) views.push(await this.get(entry.value));
+    let bytes = 0;
+    for await (const entry of iter) {
+      const record = await readMessage(this.#deps.kv, entry.value);
+      const size = record?.bodySize ?? 0;
+      if (views.length > 0 && bytes + size > MAX_LIST_BODY_BYTES) break;
+      bytes += size;
+      views.push(await this.get(entry.value));
+    }
     return views;
   }
 

@@ -49,13 +49,23 @@ export interface DeadLetterAlertJob {
   readonly seq: number;
 }
 
+/**
+ * Delete the staged chunks of the large body of `messageId` unless its
+ * message committed; scheduled in the upload's first commit.
+ */
+export interface UploadCollectJob {
+  readonly kind: "uploadCollect";
+  readonly messageId: string;
+}
+
 /** Every kind of job: a closed union. */
 export type Job =
   | CheckBackDueJob
   | CheckBackJob
   | VisibilityDueJob
   | GroupCleanupJob
-  | DeadLetterAlertJob;
+  | DeadLetterAlertJob
+  | UploadCollectJob;
 
 /** A job as stored under `["job", dueAt, jobId]`. */
 export interface StoredJob {

@@ -6,3 +6,4 @@
  */
 export * from "./topics.ts";
 export * from "./publisher.ts";
+export * from "./body_upload.ts";

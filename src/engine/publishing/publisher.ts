@@ -12,10 +12,11 @@ import type { MessagePublished } from "../../domain/events.ts";
 import type { MessageInput, MessageRecord } from "../../domain/message.ts";
 import { DEDUP_WINDOW_MS } from "../../domain/names.ts";
 import { keys } from "../../store/keys.ts";
-import { type MessageFields, writeMessage } from "../../store/message_store.ts";
+import { type MessageFields, type StagedBody, writeMessage } from "../../store/message_store.ts";
 import { WriteSet } from "../../store/write_set.ts";
 import { ContentionError } from "../../domain/errors.ts";
 import { type EngineDeps, MAX_WRITE_ATTEMPTS } from "../deps.ts";
+import { BodyUploads } from "./body_upload.ts";
 import type { Topics } from "./topics.ts";
 
 /** What publishing a normal message returns. */
@@ -130,52 +131,66 @@ export function messageFields(
 export class Publisher {
   readonly #deps: EngineDeps;
   readonly #topics: Topics;
+  readonly #uploads: BodyUploads;
 
   /** Creates the use case over the engine's collaborators. */
   constructor(deps: EngineDeps, topics: Topics) {
     this.#deps = deps;
     this.#topics = topics;
+    this.#uploads = new BodyUploads(deps);
   }
 
   /**
-   * Stores a message and makes it visible in one commit. The same `dedupId`
-   * on the same topic within 24 h returns the first message, stores nothing.
+   * Stores a message and makes it visible in one commit (a body over 256
+   * KiB is staged in commits of its own first; see {@linkcode BodyUploads}).
+   * The same `dedupId` on the same topic within 24 h returns the first
+   * message, stores nothing.
    */
   async publish(topic: string, input: MessageInput): Promise<PublishResult> {
     const { kv, clock, committer } = this.#deps;
     await this.#topics.require(topic);
     const body = encodeBody(input);
     const dedupKey = input.dedupId !== undefined ? keys.dedup(topic, input.dedupId) : undefined;
-    for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
-      // expireIn deletes lazily, so an expired entry may still be read: compare the time too.
-      const seen = dedupKey ? await kv.get<DedupRecord>(dedupKey) : undefined;
-      if (seen?.value && clock() - seen.value.publishedAt < DEDUP_WINDOW_MS) {
-        return { ...seen.value, topic, duplicate: true };
+    let staged: StagedBody | undefined;
+    let committed = false;
+    try {
+      for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
+        // expireIn deletes lazily, so an expired entry may still be read: compare the time too.
+        const seen = dedupKey ? await kv.get<DedupRecord>(dedupKey) : undefined;
+        if (seen?.value && clock() - seen.value.publishedAt < DEDUP_WINDOW_MS) {
+          return { ...seen.value, topic, duplicate: true };
+        }
+        // A staged body keeps its message id through the attempts: its chunks are under it.
+        const messageId = staged?.messageId ?? monotonicUlid();
+        staged ??= await this.#uploads.stageIfLarge(messageId, body);
+        const at = clock();
+        const op = new WriteSet();
+        const record = writeMessage(op, messageFields(messageId, topic, input, at), body, staged);
+        if (dedupKey) {
+          const dedup: DedupRecord = {
+            messageId,
+            publishedAt: at,
+            ...(input.tag !== undefined ? { tag: input.tag } : {}),
+          };
+          op.check({ key: dedupKey, versionstamp: seen?.versionstamp ?? null })
+            .set(dedupKey, dedup, { expireIn: DEDUP_WINDOW_MS });
+        }
+        makeVisible(op, [record], at);
+        if (await committer.commit(op)) {
+          committed = true;
+          return {
+            messageId,
+            topic,
+            publishedAt: at,
+            duplicate: false,
+            ...(input.tag !== undefined ? { tag: input.tag } : {}),
+          };
+        }
+        // The dedup check lost (loop to return the winner's message), or the upload was collected.
+        await this.#uploads.requireStaged(staged, `publish to ${topic}`);
       }
-      const messageId = monotonicUlid();
-      const at = clock();
-      const op = new WriteSet();
-      const record = writeMessage(op, messageFields(messageId, topic, input, at), body);
-      if (dedupKey) {
-        const dedup: DedupRecord = {
-          messageId,
-          publishedAt: at,
-          ...(input.tag !== undefined ? { tag: input.tag } : {}),
-        };
-        op.check({ key: dedupKey, versionstamp: seen?.versionstamp ?? null })
-          .set(dedupKey, dedup, { expireIn: DEDUP_WINDOW_MS });
-      }
-      makeVisible(op, [record], at);
-      if (await committer.commit(op)) {
-        return {
-          messageId,
-          topic,
-          publishedAt: at,
-          duplicate: false,
-          ...(input.tag !== undefined ? { tag: input.tag } : {}),
-        };
-      }
-      // Only the dedup check can fail here: loop to return the winner's message.
+    } finally {
+      if (staged && !committed) await this.#uploads.discard(staged);
     }
     throw new ContentionError(`Cannot publish to ${topic}: its dedup id keeps changing, try again`);
   }

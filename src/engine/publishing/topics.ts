@@ -30,8 +30,17 @@ export interface TopicView extends TopicRecord {
 /** A producer group as stored. */
 export interface ProducerGroupRecord {
   readonly name: string;
-  readonly checkUrl: string;
+  /** Where check-backs go for its transactions that carry no `checkUrl` of their own. */
+  readonly checkUrl?: string;
+  /** Signs every check-back of its transactions (`Escrow-Signature`); never shown. */
+  readonly secret?: string;
   readonly updatedAt: number;
+}
+
+/** What `PUT /v1/producer-groups/{group}` sets: the whole group, replaced. */
+export interface ProducerGroupInput {
+  readonly checkUrl?: string;
+  readonly secret?: string;
 }
 
 /**
@@ -117,14 +126,24 @@ export class Topics {
     return topics;
   }
 
-  /** Sets where check-backs go for a producer group; tells whether it was new. */
+  /**
+   * Sets a producer group (where its check-backs go, the secret that signs
+   * them), replacing what it had; tells whether it was new. A `checkUrl` the
+   * outbound policy refuses is a 400 and stores nothing.
+   */
   async setProducerGroup(
     name: string,
-    checkUrl: string,
+    input: ProducerGroupInput,
   ): Promise<{ group: ProducerGroupRecord; created: boolean }> {
-    const { kv, clock } = this.#deps;
+    const { kv, clock, outbound } = this.#deps;
+    if (input.checkUrl !== undefined) await outbound.check(input.checkUrl, "checkUrl");
     for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
-      const group: ProducerGroupRecord = { name, checkUrl, updatedAt: clock() };
+      const group: ProducerGroupRecord = {
+        name,
+        ...(input.checkUrl !== undefined ? { checkUrl: input.checkUrl } : {}),
+        ...(input.secret !== undefined ? { secret: input.secret } : {}),
+        updatedAt: clock(),
+      };
       const previous = await kv.get(keys.producerGroup(name));
       // Checked: of two creating it at once, one is told "created" and the other "updated".
       const result = await commit(kv.atomic().check(previous).set(keys.producerGroup(name), group));

@@ -50,10 +50,11 @@ export class CheckBacks {
     const view = await this.#transactions.get(transactionId);
     if (view.state !== "checking" || view.checks !== check) return; // stale job
     const prepared = view.history[0]?.data as { checkUrl?: string } | undefined;
-    const url = prepared?.checkUrl ??
-      (view.producerGroup !== undefined
-        ? (await this.#topics.producerGroup(view.producerGroup))?.checkUrl
-        : undefined);
+    // The producer group's secret signs every check-back of its transactions, whichever URL.
+    const group = view.producerGroup !== undefined
+      ? await this.#topics.producerGroup(view.producerGroup)
+      : undefined;
+    const url = prepared?.checkUrl ?? group?.checkUrl;
     const record = await readMessage(this.#deps.kv, view.messageId);
     let event: TransactionEvent;
     const at = () => this.#deps.clock();
@@ -64,7 +65,7 @@ export class CheckBacks {
         at: at(),
       };
     } else {
-      const outcome = await callCheckBack(this.#deps.fetch, url, {
+      const outcome = await callCheckBack(this.#deps.outbound, url, {
         transactionId,
         messageId: view.messageId,
         topic: view.topic,
@@ -73,7 +74,11 @@ export class CheckBacks {
         checkCount: check,
         ...(view.tag !== undefined ? { tag: view.tag } : {}),
         ...(view.producerGroup !== undefined ? { producerGroup: view.producerGroup } : {}),
-      }, this.#timeoutMs);
+      }, {
+        now: at(),
+        ...(group?.secret !== undefined ? { secret: group.secret } : {}),
+        ...(this.#timeoutMs !== undefined ? { timeoutMs: this.#timeoutMs } : {}),
+      });
       event = outcome.ok
         ? { type: "CheckBackAnswered", data: { check, answer: outcome.answer }, at: at() }
         : { type: "CheckBackFailed", data: { check, error: outcome.error }, at: at() };

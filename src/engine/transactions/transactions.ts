@@ -30,11 +30,18 @@ import type {
 import type { MessageInput, MessageRecord } from "../../domain/message.ts";
 import type { StreamId } from "../../store/event_store.ts";
 import { keys } from "../../store/keys.ts";
-import { readBody, readMessage, writeMessage } from "../../store/message_store.ts";
+import {
+  needsStaging,
+  readBody,
+  readMessage,
+  type StagedBody,
+  writeMessage,
+} from "../../store/message_store.ts";
 import { type CachedStream, StreamCache } from "./stream_cache.ts";
 import { handleCommand } from "../command.ts";
 import { WriteSet } from "../../store/write_set.ts";
 import { type EngineDeps, MAX_WRITE_ATTEMPTS } from "../deps.ts";
+import { BodyUploads } from "../publishing/body_upload.ts";
 import { makeVisible, messageFields } from "../publishing/publisher.ts";
 import { replayTransaction, type TransactionSnapshot } from "./replay.ts";
 import { countIn, type Topics } from "../publishing/topics.ts";
@@ -120,11 +127,13 @@ export class Transactions {
   readonly #deps: EngineDeps;
   readonly #topics: Topics;
   readonly #cache = new StreamCache();
+  readonly #uploads: BodyUploads;
 
   /** Creates the use cases over the engine's collaborators. */
   constructor(deps: EngineDeps, topics: Topics) {
     this.#deps = deps;
     this.#topics = topics;
+    this.#uploads = new BodyUploads(deps);
   }
 
   /**
@@ -136,66 +145,80 @@ export class Transactions {
     topic: string,
     input: PrepareInput,
   ): Promise<{ view: TransactionView; created: boolean }> {
-    const { store, clock, committer } = this.#deps;
+    const { store, clock, committer, outbound } = this.#deps;
     await this.#topics.require(topic);
+    if (input.checkUrl !== undefined) await outbound.check(input.checkUrl, "checkUrl");
     const body = encodeBody(input);
     const transactionId = input.transactionId ?? monotonicUlid();
-    for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
-      // Most ids are new: try the append first (it checks the stream is empty) and read
-      // only when it lost, to tell a client's retry (same content) from a clash.
-      const existing = attempt === 0
-        ? { events: [], version: 0 }
-        : await store.read<TransactionEvent>(stream(transactionId));
-      if (existing.version > 0) {
-        const snapshot = replayTransaction(existing.events);
-        if (!(await this.#sameContent(snapshot.context, topic, input, body))) {
-          throw new ConflictError(
-            `Cannot prepare transaction ${transactionId}: the id is taken by other content`,
-            { transactionId, state: stateOf(snapshot) },
-          );
+    const large = needsStaging(body);
+    let staged: StagedBody | undefined;
+    let committed = false;
+    try {
+      for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
+        // Most ids are new: try the append first (it checks the stream is empty) and read
+        // only when it lost, to tell a client's retry (same content) from a clash. A large
+        // body is read for first: a retry should not upload it again.
+        const existing = attempt === 0 && !large
+          ? { events: [], version: 0 }
+          : await store.read<TransactionEvent>(stream(transactionId));
+        if (existing.version > 0) {
+          const snapshot = replayTransaction(existing.events);
+          if (!(await this.#sameContent(snapshot.context, topic, input, body))) {
+            throw new ConflictError(
+              `Cannot prepare transaction ${transactionId}: the id is taken by other content`,
+              { transactionId, state: stateOf(snapshot) },
+            );
+          }
+          return { view: viewOf(snapshot, existing.events), created: false };
         }
-        return { view: viewOf(snapshot, existing.events), created: false };
+        // A staged body keeps its message id through the attempts: its chunks are under it.
+        const messageId = staged?.messageId ?? monotonicUlid();
+        staged ??= await this.#uploads.stageIfLarge(messageId, body);
+        const at = clock();
+        const prepared: TransactionPreparedData = {
+          transactionId,
+          messageId,
+          topic,
+          checkAfterMs: (input.checkAfterSeconds ?? DEFAULT_CHECK_AFTER_SECONDS) * 1000,
+          checkIntervalMs: (input.checkIntervalSeconds ?? DEFAULT_CHECK_INTERVAL_SECONDS) * 1000,
+          maxChecks: input.maxChecks ?? DEFAULT_MAX_CHECKS,
+          ...(input.tag !== undefined ? { tag: input.tag } : {}),
+          ...(input.producerGroup !== undefined ? { producerGroup: input.producerGroup } : {}),
+          ...(input.checkUrl !== undefined ? { checkUrl: input.checkUrl } : {}),
+        };
+        const events: TransactionEvent[] = [
+          { type: "TransactionPrepared", data: prepared, at },
+          { type: "LocalTransactionStarted", data: {}, at },
+        ];
+        // The first event is the machine's input: its initial snapshot, resolved directly.
+        const initial = transactionMachine.resolveState({
+          value: "prepared",
+          context: { ...prepared, checks: 0, preparedAt: at },
+        });
+        const [snapshot, actions] = pureTransition(transactionMachine, initial, events[1]!);
+        const op = new WriteSet();
+        const record = writeMessage(
+          op,
+          messageFields(messageId, topic, input, at, transactionId),
+          body,
+          staged,
+        );
+        store.append(op, stream(transactionId), 0, events);
+        await this.#carryOut(op, actions, snapshot, at, record);
+        op.set(keys.txByState(stateOf(snapshot), transactionId), null);
+        if (prepared.producerGroup !== undefined) {
+          op.set(keys.txByGroup(prepared.producerGroup, transactionId), null);
+        }
+        countIn(op, topic, "prepared");
+        if (await committer.commit(op)) {
+          committed = true;
+          this.#cache.set(transactionId, { events, snapshot, record });
+          return { view: viewOf(snapshot, events), created: true };
+        }
+        await this.#uploads.requireStaged(staged, `prepare transaction ${transactionId}`);
       }
-      const at = clock();
-      const messageId = monotonicUlid();
-      const prepared: TransactionPreparedData = {
-        transactionId,
-        messageId,
-        topic,
-        checkAfterMs: (input.checkAfterSeconds ?? DEFAULT_CHECK_AFTER_SECONDS) * 1000,
-        checkIntervalMs: (input.checkIntervalSeconds ?? DEFAULT_CHECK_INTERVAL_SECONDS) * 1000,
-        maxChecks: input.maxChecks ?? DEFAULT_MAX_CHECKS,
-        ...(input.tag !== undefined ? { tag: input.tag } : {}),
-        ...(input.producerGroup !== undefined ? { producerGroup: input.producerGroup } : {}),
-        ...(input.checkUrl !== undefined ? { checkUrl: input.checkUrl } : {}),
-      };
-      const events: TransactionEvent[] = [
-        { type: "TransactionPrepared", data: prepared, at },
-        { type: "LocalTransactionStarted", data: {}, at },
-      ];
-      // The first event is the machine's input: its initial snapshot, resolved directly.
-      const initial = transactionMachine.resolveState({
-        value: "prepared",
-        context: { ...prepared, checks: 0, preparedAt: at },
-      });
-      const [snapshot, actions] = pureTransition(transactionMachine, initial, events[1]!);
-      const op = new WriteSet();
-      const record = writeMessage(
-        op,
-        messageFields(messageId, topic, input, at, transactionId),
-        body,
-      );
-      store.append(op, stream(transactionId), 0, events);
-      await this.#carryOut(op, actions, snapshot, at, record);
-      op.set(keys.txByState(stateOf(snapshot), transactionId), null);
-      if (prepared.producerGroup !== undefined) {
-        op.set(keys.txByGroup(prepared.producerGroup, transactionId), null);
-      }
-      countIn(op, topic, "prepared");
-      if (await committer.commit(op)) {
-        this.#cache.set(transactionId, { events, snapshot, record });
-        return { view: viewOf(snapshot, events), created: true };
-      }
+    } finally {
+      if (staged && !committed) await this.#uploads.discard(staged);
     }
     throw new ContentionError(`Cannot prepare transaction ${transactionId}: too much contention`);
   }

@@ -13,6 +13,8 @@ import type { Context, MiddlewareHandler } from "hono";
 import { Hono } from "hono";
 import { csrf } from "hono/csrf";
 import { NotFoundError } from "../../domain/errors.ts";
+import { grants, scoped } from "../auth/permission.ts";
+import type { Principal } from "../auth/token_set.ts";
 import type { AppEnv } from "../router.ts";
 import { ASSETS, readAsset } from "./assets.ts";
 import { type LiveOptions, liveOverview } from "./live.ts";
@@ -43,10 +45,21 @@ function deniedPage(c: Context<AppEnv>) {
   return c.html(
     <NoticePage title="Token needed">
       <p>
-        This broker is protected (<code>ESCROW_API_TOKEN</code> is set). Open the dashboard once as
+        This broker is protected (it has tokens: <code>ESCROW_TOKENS</code>,{" "}
+        <code>ESCROW_TOKENS_FILE</code> or{" "}
+        <code>ESCROW_API_TOKEN</code>). Open the dashboard once as <code>/?token=YOUR_TOKEN</code>
         {" "}
-        <code>/?token=YOUR_TOKEN</code>: the browser keeps it in an HttpOnly cookie.
+        with a token that has <code>read</code>: the browser keeps it in an HttpOnly cookie.
       </p>
+    </NoticePage>,
+  );
+}
+
+function forbiddenPage(c: Context<AppEnv>, detail: string) {
+  c.status(403);
+  return c.html(
+    <NoticePage title="Permission needed">
+      <p>{detail}</p>
     </NoticePage>,
   );
 }
@@ -105,6 +118,9 @@ export function createDashboard(options: DashboardOptions = {}): Hono<AppEnv> {
     const guard: MiddlewareHandler<AppEnv> = async (c, next) => {
       const denied = await auth(c, next);
       if (denied instanceof Response && denied.status === 401) return deniedPage(c);
+      if (denied instanceof Response && denied.status === 403) {
+        return forbiddenPage(c, (await denied.json()).detail);
+      }
       return denied;
     };
     for (const path of ["/", "/messages/*", "/transactions/*", "/search", "/dashboard/events"]) {
@@ -170,6 +186,12 @@ export function createDashboard(options: DashboardOptions = {}): Hono<AppEnv> {
           <p>{request}</p>
         </NoticePage>,
       );
+    }
+    // The auth middleware let any valid token in; the group is named only in the form.
+    const principal = c.get("principal") as Principal | undefined;
+    const needed = scoped("consume", request.group);
+    if (principal && !grants(principal.permissions, needed)) {
+      return forbiddenPage(c, `Token "${principal.name}" lacks ${needed}: it cannot redrive.`);
     }
     const { broker } = c.var;
     try {

@@ -132,7 +132,9 @@ Deno.test("a group's alertUrl gets a signed POST after the dead letter commits, 
   assertEquals((await getMessage(api, messageId)).deliveries[0]!.state, "deadLettered");
 
   // The alerts moved the stream's head; a redrive still appends at the real one.
-  const redrive = await api.post<{ redriven: number }>("/v1/groups/ops/dead-letters/redrive", {});
+  const redrive = await api.post<{ redriven: number }>("/v1/groups/ops/dead-letters/redrive", {
+    all: true,
+  });
   assertEquals(redrive.body, { redriven: 1 });
   const [again] = await receive(api, "ops");
   assertEquals(again?.messageId, messageId);
@@ -193,7 +195,9 @@ Deno.test("an alert for a dead letter since redriven and dead-lettered again is 
   await using receiver = alertReceiver();
   await using api = await openGroupsApi({ time });
   const messageId = await deadLetterOne(api, { alertUrl: receiver.url });
-  const redrive = await api.post<{ redriven: number }>("/v1/groups/ops/dead-letters/redrive", {});
+  const redrive = await api.post<{ redriven: number }>("/v1/groups/ops/dead-letters/redrive", {
+    all: true,
+  });
   assertEquals(redrive.body, { redriven: 1 });
   time.tick(5_000);
   await failOnce(api);
@@ -214,7 +218,7 @@ Deno.test("a redriven dead letter whose alert kept failing gets no more alert ca
   await deadLetterOne(api, { alertUrl: receiver.url });
   await api.broker.scheduler.runDue();
   assertEquals(receiver.calls.length, 1);
-  await api.post("/v1/groups/ops/dead-letters/redrive", {});
+  await api.post("/v1/groups/ops/dead-letters/redrive", { all: true });
   time.tick(10_000);
   await api.broker.scheduler.runDue();
   assertEquals(receiver.calls.length, 1);

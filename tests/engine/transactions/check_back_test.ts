@@ -157,7 +157,7 @@ Deno.test("without its own checkUrl a transaction is checked at its producer gro
   using time = new FakeTime(T0);
   await using server = CheckEndpoint.serve(() => "commit");
   await using t = await setUp();
-  await t.broker.topics.setProducerGroup("wallet", server.url);
+  await t.broker.topics.setProducerGroup("wallet", { checkUrl: server.url });
   time.tick(6_000);
   await t.broker.scheduler.runDue();
   assertEquals((await t.broker.transactions.get(t.id)).state, "committed");
