@@ -28,9 +28,11 @@ const READY_TIMEOUT_MS = 60_000;
 export class Crew implements AsyncDisposable {
   readonly #workers: WorkerProcess[] = [];
 
-  /** Starts one process per configuration, named `${role}-${i}`. */
-  spawn(role: string, configs: readonly WorkerConfig[]): WorkerProcess[] {
-    const spawned = configs.map((config, i) => WorkerProcess.spawn(`${role}-${i + 1}`, config));
+  /** Starts one process per configuration, named `${role}-${i}`, running `script` if given. */
+  spawn(role: string, configs: readonly WorkerConfig[], script?: string): WorkerProcess[] {
+    const spawned = configs.map((config, i) =>
+      WorkerProcess.spawn(`${role}-${i + 1}`, config, script)
+    );
     this.#workers.push(...spawned);
     return spawned;
   }

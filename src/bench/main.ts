@@ -5,7 +5,10 @@
  * folder) and drives it over HTTP from separate client processes on
  * 127.0.0.1; the report gives the median of the runs against each target,
  * failure counts over all runs, and the machine the figures come from.
- * Progress goes to stderr, the report to stdout.
+ * With a peer (`--peer nats`, the default when `nats-server` is installed;
+ * `--no-peer` for none), each publish, e2e, latency and tx phase is run again
+ * right after against NATS JetStream, and a second table sets both side by
+ * side with issue 10's target ratios. Progress goes to stderr, the report to stdout.
  *
  * @module
  */
@@ -18,6 +21,9 @@ import {
   USAGE,
   wantsHelp,
 } from "./options.ts";
+import { compareRows, formatComparison, natsCheckRows, natsComparisons } from "./peers/compare.ts";
+import { NATS_PEAK_RSS_KEYS, NATS_PHASES } from "./peers/nats_phases.ts";
+import { type Peer, resolvePeer } from "./peers/peer.ts";
 import type { Metrics, PhaseEnv } from "./phase.ts";
 import { runE2ePhase } from "./phases/e2e.ts";
 import { runGrowthPhase } from "./phases/growth.ts";
@@ -39,7 +45,7 @@ const PHASE_RUNNERS: Record<PhaseName, (env: PhaseEnv) => Promise<Metrics>> = {
 const PEAK_RSS_KEYS = ["publish.peakRssMb", "e2e.peakRssMb", "latency.peakRssMb", "tx.peakRssMb"];
 
 /** Runs every phase `options.runs` times; returns each run's metrics and the failures. */
-async function runAll(options: BenchOptions, env: PhaseEnv): Promise<{
+async function runAll(options: BenchOptions, env: PhaseEnv, peer?: Peer): Promise<{
   runs: Metrics[];
   failures: string[];
 }> {
@@ -62,9 +68,29 @@ async function runAll(options: BenchOptions, env: PhaseEnv): Promise<{
           ((performance.now() - started) / 1000).toFixed(1)
         } s`,
       );
+      const peerPhase = NATS_PHASES[phase];
+      if (peer === undefined || peerPhase === undefined) continue;
+      const peerStarted = performance.now();
+      env.log(`run ${run}/${options.runs}: ${phase} on ${peer.name}`);
+      try {
+        Object.assign(metrics, await peerPhase(env, peer.binary));
+      } catch (error) {
+        const message = `run ${run}, nats ${phase}: ${
+          error instanceof Error ? error.message : error
+        }`;
+        failures.push(message);
+        env.log(`FAILED ${message}`);
+      }
+      env.log(
+        `run ${run}/${options.runs}: ${phase} on NATS took ${
+          ((performance.now() - peerStarted) / 1000).toFixed(1)
+        } s`,
+      );
     }
     const peaks = PEAK_RSS_KEYS.map((key) => metrics[key]).filter((v) => v !== undefined);
     if (peaks.length > 0) metrics["overall.peakRssMb"] = Math.max(...peaks);
+    const peerPeaks = NATS_PEAK_RSS_KEYS.map((key) => metrics[key]).filter((v) => v !== undefined);
+    if (peerPeaks.length > 0) metrics["nats.overall.peakRssMb"] = Math.max(...peerPeaks);
     runs.push(metrics);
   }
   return { runs, failures };
@@ -94,18 +120,26 @@ if (import.meta.main) {
   const machine = describeMachine(options.mainPath);
   const env: PhaseEnv = { options, log: (message) => console.error(`[bench] ${message}`) };
   env.log(machineLine(machine));
+  const { peer, note: peerNote } = resolvePeer(options);
+  env.log(peerNote);
   const started = performance.now();
-  const { runs, failures } = await runAll(options, env);
-  const rows = renderRows(reportRows(options, threadNamesOf(runs)), runs);
+  const { runs, failures } = await runAll(options, env, peer);
+  const rows = renderRows([
+    ...reportRows(options, threadNamesOf(runs)),
+    ...(peer ? natsCheckRows() : []),
+  ], runs);
+  const comparison = peer ? compareRows(natsComparisons(options.rate), runs) : [];
   const seconds = (performance.now() - started) / 1000;
   const report = JSON.stringify(
     {
       machine,
       options: { ...options, brokerFlags: [...options.brokerFlags] },
+      peer: peer?.name ?? null,
       seconds,
       medians: mediansOf(runs),
       runs,
       rows,
+      comparison,
       failures,
     },
     (_, value) => (typeof value === "number" && !Number.isFinite(value) ? null : value),
@@ -121,8 +155,13 @@ if (import.meta.main) {
         seconds.toFixed(0)
       } s in all`,
     );
+    console.log(peerNote);
     console.log();
     console.log(formatTable(rows));
+    if (peer) {
+      console.log();
+      console.log(formatComparison(peer.name, comparison));
+    }
     for (const failure of failures) console.log(`FAILED ${failure}`);
   }
   Deno.exit(failures.length > 0 ? 1 : 0);

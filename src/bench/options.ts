@@ -59,7 +59,17 @@ export interface BenchOptions {
   readonly mainPath: string;
   /** `deno run` flags for the broker: {@linkcode BROKER_FLAGS} plus `ESCROW_BENCH_BROKER_FLAGS`. */
   readonly brokerFlags: readonly string[];
+  /**
+   * The peer measured after each phase in the same run: `nats` (`--peer nats`), `none`
+   * (`--no-peer`), or `auto` (the default: NATS when `nats-server` can be run).
+   */
+  readonly peer: PeerChoice;
+  /** The `nats-server` binary (`ESCROW_BENCH_NATS_SERVER`, default `nats-server` on PATH). */
+  readonly natsServer: string;
 }
+
+/** Which peer broker to measure beside Escrow. */
+export type PeerChoice = "auto" | "nats" | "none";
 
 /**
  * The V8 flag `deno task start` runs the broker with (an 8 MB young generation keeps the
@@ -96,9 +106,14 @@ export const USAGE = `deno run --allow-all src/bench/main.ts [options]
   --timeout S           hard limit per phase (default 300, quick 60)
   --json                print JSON instead of the table
   --json-file PATH      also write the JSON report to PATH
+  --peer nats           also run the publish, e2e, latency and tx workloads against NATS
+                        JetStream (nats-server -js, file storage) after each of those phases,
+                        and report both side by side (default: on when nats-server is installed)
+  --no-peer             Escrow alone
 
 Environment: ESCROW_BENCH_MAIN=/path/to/main.ts picks the broker (default: this repo's);
-ESCROW_BENCH_BROKER_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" adds deno flags to the broker.`;
+ESCROW_BENCH_BROKER_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" adds deno flags to the broker;
+ESCROW_BENCH_NATS_SERVER=/path/to/nats-server picks the NATS peer's binary (default: on PATH).`;
 
 /**
  * Reads `args` and `env` into options; throws a `RangeError` naming a bad one.
@@ -120,8 +135,9 @@ export function parseBenchOptions(
     const arg = args[i]!;
     if (!arg.startsWith("--")) throw new RangeError(`Cannot read option: current value is ${arg}`);
     const [name, inline] = arg.slice(2).split("=", 2) as [string, string | undefined];
-    if (name === "quick" || name === "json" || name === "help") flags.add(name);
-    else if (inline !== undefined) values.set(name, inline);
+    if (name === "quick" || name === "json" || name === "help" || name === "no-peer") {
+      flags.add(name);
+    } else if (inline !== undefined) values.set(name, inline);
     else if (i + 1 < args.length) values.set(name, args[++i]!);
     else throw new RangeError(`Cannot read option --${name}: current value is missing`);
   }
@@ -142,6 +158,7 @@ export function parseBenchOptions(
     "body-bytes",
     "timeout",
     "json-file",
+    "peer",
   ];
   for (const name of values.keys()) {
     if (!known.includes(name)) throw new RangeError(`Cannot read option: unknown --${name}`);
@@ -163,6 +180,14 @@ export function parseBenchOptions(
       throw new RangeError(`Cannot read --phases: unknown phase ${phase}`);
     }
   }
+  const peerValue = values.get("peer");
+  if (peerValue !== undefined && peerValue !== "nats") {
+    throw new RangeError(`Cannot read --peer: current value is ${peerValue} (the peer is nats)`);
+  }
+  if (peerValue !== undefined && flags.has("no-peer")) {
+    throw new RangeError("Cannot read --peer: current value is nats, and --no-peer is given too");
+  }
+  const peer: PeerChoice = flags.has("no-peer") ? "none" : peerValue === "nats" ? "nats" : "auto";
   const n = Math.floor(count("n", quick ? 5_000 : 20_000));
   const growthGroups = (list("growth-groups") ?? ["1", "5", "20"]).map((text) => {
     const value = Number(text);
@@ -193,6 +218,8 @@ export function parseBenchOptions(
     mainPath: env.ESCROW_BENCH_MAIN || fromFileUrl(new URL("../../main.ts", import.meta.url)),
     brokerFlags: [...BROKER_FLAGS, ...(env.ESCROW_BENCH_BROKER_FLAGS ?? "").split(/\s+/)]
       .filter(Boolean),
+    peer,
+    natsServer: env.ESCROW_BENCH_NATS_SERVER || "nats-server",
   };
 }
 

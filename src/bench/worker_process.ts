@@ -67,10 +67,10 @@ export class WorkerProcess implements AsyncDisposable {
     });
   }
 
-  /** Starts `worker.ts` with `config`. */
-  static spawn(name: string, config: WorkerConfig): WorkerProcess {
+  /** Starts `script` (default `worker.ts`; the NATS peer has its own) with `config`. */
+  static spawn(name: string, config: WorkerConfig, script = WORKER_PATH): WorkerProcess {
     const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-all", WORKER_PATH, JSON.stringify(config)],
+      args: ["run", "--allow-all", script, JSON.stringify(config)],
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",

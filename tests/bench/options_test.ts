@@ -1,0 +1,45 @@
+import { assertEquals, assertStringIncludes, assertThrows } from "@std/assert";
+import { parseBenchOptions, USAGE } from "../../src/bench/options.ts";
+
+Deno.test("parseBenchOptions() leaves the peer to nats-server's presence by default", () => {
+  const options = parseBenchOptions([], {});
+  assertEquals([options.peer, options.natsServer], ["auto", "nats-server"]);
+});
+
+Deno.test("parseBenchOptions() reads --peer nats, --peer=nats and --no-peer", () => {
+  assertEquals(parseBenchOptions(["--peer", "nats"], {}).peer, "nats");
+  assertEquals(parseBenchOptions(["--quick", "--peer=nats"], {}).peer, "nats");
+  assertEquals(parseBenchOptions(["--no-peer", "--quick"], {}).peer, "none");
+});
+
+Deno.test("parseBenchOptions() refuses a peer it does not know, naming it", () => {
+  assertThrows(
+    () => parseBenchOptions(["--peer", "rabbitmq"], {}),
+    RangeError,
+    "Cannot read --peer: current value is rabbitmq",
+  );
+});
+
+Deno.test("parseBenchOptions() refuses --peer nats together with --no-peer", () => {
+  assertThrows(
+    () => parseBenchOptions(["--peer", "nats", "--no-peer"], {}),
+    RangeError,
+    "--no-peer is given too",
+  );
+});
+
+Deno.test("parseBenchOptions() takes the nats-server binary from ESCROW_BENCH_NATS_SERVER", () => {
+  const options = parseBenchOptions([], { ESCROW_BENCH_NATS_SERVER: "/opt/nats/nats-server" });
+  assertEquals(options.natsServer, "/opt/nats/nats-server");
+});
+
+Deno.test("parseBenchOptions() still reads the other options around the peer flags", () => {
+  const options = parseBenchOptions(["--no-peer", "--quick", "--phases", "publish"], {});
+  assertEquals([options.quick, options.n, options.phases], [true, 5_000, ["publish"]]);
+});
+
+Deno.test("USAGE documents --peer nats, --no-peer and ESCROW_BENCH_NATS_SERVER", () => {
+  assertStringIncludes(USAGE, "--peer nats");
+  assertStringIncludes(USAGE, "--no-peer");
+  assertStringIncludes(USAGE, "ESCROW_BENCH_NATS_SERVER");
+});
