@@ -8,6 +8,7 @@
 import { dirname } from "@std/path";
 import { type Config, readConfig } from "./src/config.ts";
 import { Broker } from "./src/engine/broker.ts";
+import { GrpcFront, loadCertificate } from "./src/grpc/mod.ts";
 import { createApp } from "./src/http/app.ts";
 import { Overload } from "./src/http/limits/mod.ts";
 import { Logger } from "./src/observe/log.ts";
@@ -66,6 +67,41 @@ if (import.meta.main) {
     overload: new Overload(config.limits),
     tokens: config.tokens,
   });
+  // The RocketMQ gRPC front (off with ESCROW_GRPC_PORT=off); its self-signed certificate,
+  // when none is configured, is kept next to the KV file.
+  const grpcConfig = config.grpc;
+  const grpc = grpcConfig.port === undefined ? undefined : await GrpcFront.start(broker, kv, {
+    port: grpcConfig.port,
+    hostname: config.hostname,
+    tokens: config.tokens,
+    autoCreateGroups: grpcConfig.autoCreateGroups,
+    ...(grpcConfig.producerGroup !== undefined ? { producerGroup: grpcConfig.producerGroup } : {}),
+    tls: await loadCertificate({
+      ...(grpcConfig.tlsCert !== undefined ? { certFile: grpcConfig.tlsCert } : {}),
+      ...(grpcConfig.tlsKey !== undefined ? { keyFile: grpcConfig.tlsKey } : {}),
+      dataDir: config.kvPath && config.kvPath !== ":memory:" && !/^https?:\/\//.test(config.kvPath)
+        ? dirname(config.kvPath)
+        : "./data",
+    }),
+  }).catch((error) => {
+    // A port taken (another broker on this machine) leaves the HTTP API serving, loudly.
+    if ((error as { code?: string }).code !== "EADDRINUSE") throw error;
+    logger.error(
+      "startup.grpc",
+      `Cannot serve gRPC on port ${grpcConfig.port}: it is in use; the RocketMQ front is OFF ` +
+        "(set ESCROW_GRPC_PORT to a free port, or off)",
+      { port: grpcConfig.port },
+    );
+    return undefined;
+  });
+  if (grpc) {
+    const host = config.hostname === "0.0.0.0" ? "localhost" : config.hostname;
+    logger.info(
+      "startup.grpc",
+      `RocketMQ gRPC endpoint: ${host}:${grpc.port} (plaintext and TLS, apache.rocketmq.v2)`,
+      { hostname: config.hostname, port: grpc.port, autoCreateGroups: grpcConfig.autoCreateGroups },
+    );
+  }
   const server = Deno.serve({
     port: config.port,
     hostname: config.hostname,
@@ -95,6 +131,7 @@ if (import.meta.main) {
   const shutdown = new GracefulShutdown([
     { waitsFor: "open long polls", run: () => broker.beginShutdown() },
     { waitsFor: "open HTTP requests", run: () => server.shutdown() },
+    { waitsFor: "gRPC streams", run: () => grpc?.close() ?? Promise.resolve() },
     { waitsFor: "jobs, pushes and commits in flight", run: () => broker.stop() },
     { waitsFor: "the KV database", run: () => kv.close() },
   ], {

@@ -47,7 +47,29 @@ export interface Config {
    * always hold restrict them (see `src/outbound/policy.ts`).
    */
   readonly outboundAllow: string | undefined;
+  /**
+   * The RocketMQ gRPC front (`src/grpc/`): `ESCROW_GRPC_PORT` (8081; `off`
+   * disables it: `port` undefined), `ESCROW_GRPC_TLS_CERT` and
+   * `ESCROW_GRPC_TLS_KEY` (PEM files; both or neither, else a self-signed
+   * certificate kept in the data directory), `ESCROW_GRPC_AUTO_CREATE_GROUPS`
+   * (true; false answers CONSUMER_GROUP_NOT_FOUND for a group Escrow lacks)
+   * and `ESCROW_GRPC_PRODUCER_GROUP` (the producer group of transactions
+   * prepared over gRPC, whose checkUrl serves them when no producer is connected).
+   */
+  readonly grpc: GrpcConfig;
 }
+
+/** Settings of the gRPC front, {@linkcode Config.grpc}. */
+export interface GrpcConfig {
+  readonly port: number | undefined;
+  readonly tlsCert: string | undefined;
+  readonly tlsKey: string | undefined;
+  readonly autoCreateGroups: boolean;
+  readonly producerGroup: string | undefined;
+}
+
+/** Default port of the gRPC front (the RocketMQ proxy's). */
+export const DEFAULT_GRPC_PORT = 8081;
 
 /** Default KV file, relative to the working directory. */
 export const DEFAULT_KV_PATH = "./data/escrow.kv";
@@ -116,6 +138,45 @@ export function readConfig(
     inspectorUrl,
     limits: readLimits(env),
     outboundAllow: readOutboundAllow(env.ESCROW_OUTBOUND_ALLOW),
+    grpc: readGrpc(env),
+  };
+}
+
+/** The `ESCROW_GRPC_*` settings, checked now so that a typo stops start-up. */
+function readGrpc(env: Readonly<Record<string, string | undefined>>): GrpcConfig {
+  const text = (env.ESCROW_GRPC_PORT ?? "").trim().toLowerCase();
+  // Deno Deploy serves HTTP only: there the front is off unless a port is named.
+  let port: number | undefined = env.DENO_DEPLOYMENT_ID !== undefined
+    ? undefined
+    : DEFAULT_GRPC_PORT;
+  if (text === "off") port = undefined;
+  else if (text !== "") {
+    port = Number(text);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) {
+      throw new RangeError(
+        `Cannot read ESCROW_GRPC_PORT: current value is ${env.ESCROW_GRPC_PORT} (a port or off)`,
+      );
+    }
+  }
+  const tlsCert = env.ESCROW_GRPC_TLS_CERT || undefined;
+  const tlsKey = env.ESCROW_GRPC_TLS_KEY || undefined;
+  if ((tlsCert === undefined) !== (tlsKey === undefined)) {
+    throw new RangeError(
+      "Cannot read ESCROW_GRPC_TLS_CERT and ESCROW_GRPC_TLS_KEY: set both or neither",
+    );
+  }
+  const auto = (env.ESCROW_GRPC_AUTO_CREATE_GROUPS ?? "true").trim().toLowerCase();
+  if (auto !== "true" && auto !== "false") {
+    throw new RangeError(
+      `Cannot read ESCROW_GRPC_AUTO_CREATE_GROUPS: current value is ${env.ESCROW_GRPC_AUTO_CREATE_GROUPS} (true or false)`,
+    );
+  }
+  return {
+    port,
+    tlsCert,
+    tlsKey,
+    autoCreateGroups: auto === "true",
+    producerGroup: env.ESCROW_GRPC_PRODUCER_GROUP || undefined,
   };
 }
 

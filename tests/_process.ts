@@ -114,7 +114,15 @@ export class BrokerProcess implements AsyncDisposable {
     const child = new Deno.Command(Deno.execPath(), {
       args: ["run", "--allow-all", "main.ts"],
       cwd: PROJECT_DIR,
-      env: { PORT: "0", HOSTNAME: "127.0.0.1", ESCROW_KV_PATH: kvPath, NO_COLOR: "1", ...env },
+      // The gRPC front on port 0 too: brokers run side by side would all want 8081.
+      env: {
+        PORT: "0",
+        HOSTNAME: "127.0.0.1",
+        ESCROW_KV_PATH: kvPath,
+        ESCROW_GRPC_PORT: "0",
+        NO_COLOR: "1",
+        ...env,
+      },
       stdin: "null",
       stdout: "piped",
       stderr: "piped",

@@ -15,6 +15,13 @@ Deno.test("readConfig() defaults to port 8000 and the local KV file", () => {
     limits: DEFAULT_LIMITS,
     tokens: new TokenSet(),
     outboundAllow: undefined,
+    grpc: {
+      port: 8081,
+      tlsCert: undefined,
+      tlsKey: undefined,
+      autoCreateGroups: true,
+      producerGroup: undefined,
+    },
   });
 });
 

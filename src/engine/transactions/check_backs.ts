@@ -9,8 +9,17 @@ import type { TransactionEvent } from "../../domain/events.ts";
 import { readMessage } from "../../store/message_store.ts";
 import type { EngineDeps } from "../deps.ts";
 import type { Topics } from "../publishing/mod.ts";
-import { callCheckBack } from "./check_back.ts";
+import { callCheckBack, type CheckBackRequest } from "./check_back.ts";
 import type { Transactions } from "./transactions.ts";
+
+/**
+ * Hands a check-back to a live producer connection (a RocketMQ client's
+ * Telemetry stream, on this or another instance) and resolves true when one
+ * took it: its answer then comes as a decision of its own, so the check is
+ * recorded as asked (answer `unknown`) and the next one stays armed.
+ * Resolves false when no live producer serves the topic (the URL is used).
+ */
+export type LiveCheckRoute = (request: CheckBackRequest) => Promise<boolean>;
 
 /**
  * Check-back calls to producers.
@@ -27,6 +36,7 @@ export class CheckBacks {
   readonly #transactions: Transactions;
   readonly #topics: Topics;
   readonly #timeoutMs: number | undefined;
+  #liveRoute: LiveCheckRoute | undefined;
 
   /** Creates the runner; `timeoutMs` bounds one call (default 5 s). */
   constructor(
@@ -39,6 +49,14 @@ export class CheckBacks {
     this.#transactions = transactions;
     this.#topics = topics;
     this.#timeoutMs = options.timeoutMs;
+  }
+
+  /**
+   * Asks live producer connections first (the gRPC front sets this), before
+   * any check URL; `undefined` removes the route.
+   */
+  routeLive(route: LiveCheckRoute | undefined): void {
+    this.#liveRoute = route;
   }
 
   /**
@@ -58,23 +76,26 @@ export class CheckBacks {
     const record = await readMessage(this.#deps.kv, view.messageId);
     let event: TransactionEvent;
     const at = () => this.#deps.clock();
-    if (url === undefined) {
+    const request: CheckBackRequest = {
+      transactionId,
+      messageId: view.messageId,
+      topic: view.topic,
+      keys: record?.keys ?? [],
+      properties: record?.properties ?? {},
+      checkCount: check,
+      ...(view.tag !== undefined ? { tag: view.tag } : {}),
+      ...(view.producerGroup !== undefined ? { producerGroup: view.producerGroup } : {}),
+    };
+    if (this.#liveRoute && await this.#liveRoute(request)) {
+      event = { type: "CheckBackAnswered", data: { check, answer: "unknown" }, at: at() };
+    } else if (url === undefined) {
       event = {
         type: "CheckBackFailed",
         data: { check, error: "no check URL: set checkUrl or the producer group's checkUrl" },
         at: at(),
       };
     } else {
-      const outcome = await callCheckBack(this.#deps.outbound, url, {
-        transactionId,
-        messageId: view.messageId,
-        topic: view.topic,
-        keys: record?.keys ?? [],
-        properties: record?.properties ?? {},
-        checkCount: check,
-        ...(view.tag !== undefined ? { tag: view.tag } : {}),
-        ...(view.producerGroup !== undefined ? { producerGroup: view.producerGroup } : {}),
-      }, {
+      const outcome = await callCheckBack(this.#deps.outbound, url, request, {
         now: at(),
         ...(group?.secret !== undefined ? { secret: group.secret } : {}),
         ...(this.#timeoutMs !== undefined ? { timeoutMs: this.#timeoutMs } : {}),

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { timingSafeEqual } from "node:crypto";
+import { createHmac, timingSafeEqual } from "node:crypto";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { decodeHex } from "@std/encoding/hex";
 import { NAME_PATTERN } from "../../domain/names.ts";
@@ -33,6 +33,14 @@ export interface TokenGrant extends Principal {
   /** SHA-256 of the token, 32 bytes. */
   readonly sha256: Uint8Array;
 }
+
+/**
+ * The token itself of a grant configured as `token` (not `tokenSha256`),
+ * held apart from the grant (never serialized, logged or listed): RocketMQ
+ * clients sign with it (`MQv2-HMAC-SHA1`), and an HMAC cannot be checked
+ * against a digest.
+ */
+const hmacSecrets = new WeakMap<TokenGrant, string>();
 
 /** The name `ESCROW_API_TOKEN`'s single admin token goes by. */
 export const API_TOKEN_NAME = "ESCROW_API_TOKEN";
@@ -135,11 +143,13 @@ function readEntry(entry: unknown, where: string): TokenGrant {
       );
     }
   }
-  return {
+  const grant: TokenGrant = {
     name,
     sha256: digest,
     permissions: Object.freeze([...new Set(permissions as string[])]),
   };
+  if (typeof token === "string") hmacSecrets.set(grant, token);
+  return grant;
 }
 
 function checkUnique(grants: readonly TokenGrant[], source: string): void {
@@ -240,5 +250,32 @@ export class TokenSet {
       if (timingSafeEqual(grant.sha256, digest)) found ??= grant;
     }
     return found && { name: found.name, permissions: found.permissions };
+  }
+
+  /**
+   * The principal named `name` when `signatureHex` is the HMAC-SHA1 of
+   * `data` under its token (RocketMQ's `MQv2-HMAC-SHA1`: access key = token
+   * name, secret = token), compared in constant time; undefined otherwise,
+   * and for a token configured only by its `tokenSha256`.
+   *
+   * @example Check a RocketMQ client's signature
+   * ```ts
+   * import { createHmac } from "node:crypto";
+   * import { TokenSet } from "./token_set.ts";
+   * const tokens = TokenSet.of([{ name: "wallet", token: "w-secret", permissions: ["admin"] }]);
+   * const signature = createHmac("sha1", "w-secret").update("20261201T000000Z").digest("hex");
+   * tokens.verifyHmacSha1("wallet", "20261201T000000Z", signature)?.name; // "wallet"
+   * ```
+   */
+  verifyHmacSha1(name: string, data: string, signatureHex: string): Principal | undefined {
+    const grant = this.#grants.find((candidate) => candidate.name === name);
+    const secret = grant && hmacSecrets.get(grant);
+    const expected = createHmac("sha1", secret ?? "").update(data).digest();
+    const given = /^[0-9a-fA-F]{40}$/.test(signatureHex)
+      ? decodeHex(signatureHex.toLowerCase())
+      : new Uint8Array(expected.length);
+    const equal = timingSafeEqual(expected, given);
+    if (!grant || secret === undefined || !equal) return undefined;
+    return { name: grant.name, permissions: grant.permissions };
   }
 }
