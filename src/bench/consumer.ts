@@ -9,16 +9,10 @@
  * @module
  */
 import { delay } from "@std/async/delay";
-import { FailureLog, postJson } from "./http_client.ts";
-import { readCpuMicros } from "./proc_stats.ts";
-import {
-  type ConsumerConfig,
-  type ConsumerResult,
-  epochMs,
-  type GroupDeliveries,
-} from "./protocol.ts";
+import { postJson } from "./http_client.ts";
+import { ConsumerProgress, type GroupProgress } from "./group_progress.ts";
+import { type ConsumerConfig, type ConsumerResult, epochMs } from "./protocol.ts";
 import type { WorkerControl } from "./worker_control.ts";
-import { acceptsTag } from "./workload.ts";
 
 /** Requests still running this long after the deadline are abandoned. */
 const ABANDON_AFTER_MS = 5_000;
@@ -31,44 +25,6 @@ interface Delivery {
   readonly receiptHandle: string;
   readonly tag?: string;
   readonly body?: { readonly sentAt?: number };
-}
-
-/** One group's progress. */
-class GroupProgress {
-  readonly name: string;
-  readonly tags: string;
-  expected: number;
-  readonly ids: string[] = [];
-  readonly acked = new Set<string>();
-  readonly latenciesMs: number[] = [];
-  wrongTag = 0;
-  receives = 0;
-  emptyReceives = 0;
-  ackFailed = 0;
-  lastNewAckAt = NaN;
-
-  constructor(name: string, tags: string, expected: number) {
-    this.name = name;
-    this.tags = tags;
-    this.expected = expected;
-  }
-
-  get done(): boolean {
-    return this.acked.size >= this.expected;
-  }
-
-  report(): GroupDeliveries {
-    return {
-      name: this.name,
-      ids: this.ids,
-      wrongTag: this.wrongTag,
-      doneAt: this.done ? this.lastNewAckAt : NaN,
-      receives: this.receives,
-      emptyReceives: this.emptyReceives,
-      ackFailed: this.ackFailed,
-      latenciesMs: this.latenciesMs,
-    };
-  }
 }
 
 /**
@@ -87,32 +43,13 @@ export async function consume(
   config: ConsumerConfig,
   control: WorkerControl,
 ): Promise<ConsumerResult> {
-  const groups = config.groups.map((g) =>
-    new GroupProgress(g.name, g.tags, g.expected ?? Number.POSITIVE_INFINITY)
-  );
-  const failures = new FailureLog();
-  const cpuBefore = readCpuMicros("self");
   const deadline = epochMs() + config.deadlineMs;
   const hardStop = AbortSignal.timeout(config.deadlineMs + ABANDON_AFTER_MS);
   const receiving = new AbortController();
   const receiveSignal = AbortSignal.any([hardStop, receiving.signal]);
   const receiveBody = JSON.stringify({ max: config.max, waitSeconds: config.waitSeconds });
-  let firstReceiveAt = NaN;
-  let reportedDone = false;
-
-  const checkDone = () => {
-    if (reportedDone || !groups.every((g) => g.done)) return;
-    reportedDone = true;
-    control.emit({ type: "done", at: epochMs() });
-    if (config.stopWhenDone) receiving.abort();
-  };
-  control.onExpect = (counts) => {
-    for (const group of groups) {
-      const count = counts[group.name];
-      if (count !== undefined) group.expected = count;
-    }
-    checkDone();
-  };
+  const progress = new ConsumerProgress(config, control, () => receiving.abort());
+  const { failures } = progress;
   control.stopped.then(() => receiving.abort());
 
   const ack = async (group: GroupProgress, deliveries: Delivery[]) => {
@@ -129,11 +66,9 @@ export async function consume(
       const refused = new Set(failed.map((f) => f.receiptHandle));
       group.ackFailed += refused.size;
       for (const delivery of deliveries) {
-        if (refused.has(delivery.receiptHandle) || group.acked.has(delivery.messageId)) continue;
-        group.acked.add(delivery.messageId);
-        group.lastNewAckAt = now;
+        if (!refused.has(delivery.receiptHandle)) group.acked(delivery.messageId, now);
       }
-      checkDone();
+      progress.checkDone();
     } catch (error) {
       failures.addRequest("ack", error);
     }
@@ -152,16 +87,11 @@ export async function consume(
           continue;
         }
         const receivedAt = epochMs();
-        if (Number.isNaN(firstReceiveAt)) firstReceiveAt = receivedAt;
+        progress.received(receivedAt);
         deliveries = (JSON.parse(answer.text) as { messages: Delivery[] }).messages;
         group.receives++;
-        for (const delivery of deliveries) {
-          group.ids.push(delivery.messageId);
-          if (!acceptsTag(group.tags, delivery.tag)) group.wrongTag++;
-          const sentAt = delivery.body?.sentAt;
-          if (config.recordLatency && typeof sentAt === "number") {
-            group.latenciesMs.push(receivedAt - sentAt);
-          }
+        for (const d of deliveries) {
+          group.delivered(d.messageId, d.tag, receivedAt, d.body?.sentAt, config.recordLatency);
         }
       } catch (error) {
         if (receiving.signal.aborted) break;
@@ -179,17 +109,9 @@ export async function consume(
     await acking;
   };
 
-  checkDone();
+  progress.checkDone();
   await Promise.all(
-    groups.flatMap((group) => Array.from({ length: config.receivers }, () => pull(group))),
+    progress.groups.flatMap((group) => Array.from({ length: config.receivers }, () => pull(group))),
   );
-  return {
-    role: "consumer",
-    groups: groups.map((g) => g.report()),
-    firstReceiveAt,
-    errors: failures.count,
-    errorSamples: failures.samples,
-    timedOut: !control.isStopped && !(config.stopWhenDone && reportedDone),
-    cpuMicros: readCpuMicros("self") - cpuBefore,
-  };
+  return progress.result();
 }

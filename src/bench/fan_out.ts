@@ -2,8 +2,11 @@
  * The fan-out scenario behind the e2e, latency and growth phases: a fresh
  * broker with a topic and consumer groups, one consumer process per group
  * (at most five processes, groups dealt round-robin beyond that), then
- * publishers; it measures from the first publish until every group has
- * acked every message it should get, and checks each delivery by message id.
+ * publishers, all talking to Escrow one way (its SDK or plain HTTP); it
+ * measures from the first publish until every group has acked every message
+ * it should get, and checks each delivery by message id. The load itself
+ * ({@linkcode driveLoad}) is the same for every server: the NATS peer runs it
+ * with its own client processes.
  *
  * @module
  */
@@ -20,6 +23,7 @@ import {
 } from "./phase.ts";
 import { readCpuMicros } from "./proc_stats.ts";
 import type {
+  ClientKind,
   ConsumerConfig,
   ConsumerResult,
   PublisherConfig,
@@ -47,6 +51,8 @@ export interface FanOutPlan {
   readonly messages: number;
   readonly mode: PublishMode;
   readonly recordLatency: boolean;
+  /** How the client processes talk to Escrow. @default {"http"} */
+  readonly client?: ClientKind;
 }
 
 /** What a fan-out measured. */
@@ -100,51 +106,111 @@ export interface FanOutOutcome {
  *   messages: 5_000,
  *   mode: { kind: "closed", publishers: 4, inflight: 64 },
  *   recordLatency: false,
+ *   client: "sdk",
  * });
  * console.log(outcome.seconds, outcome.lost);
  * ```
  */
 export async function runFanOut(env: PhaseEnv, plan: FanOutPlan): Promise<FanOutOutcome> {
-  const { options } = env;
-  const deadlineMs = options.phaseTimeoutSeconds * 1000;
   await using broker = await startBroker(env);
   await createTopic(broker.url, TOPIC);
   await createGroups(broker.url, TOPIC, plan.groups);
+  const client = plan.client ?? "http";
+  return await driveLoad(env, broker, plan, {
+    topic: TOPIC,
+    receivers: env.options.receivers,
+    label: client === "sdk" ? "sdk-" : "",
+    consumer: { client },
+    publisher: { client },
+  });
+}
+
+/** A server a load runs against: its address and its process samples. */
+export interface LoadTarget {
+  readonly url: string;
+  sample(): BrokerSample;
+}
+
+/** How a load's client processes are made. */
+export interface LoadClients {
+  /** The topic (or stream) the publishers publish to. */
+  readonly topic: string;
+  /** Receive loops per group. */
+  readonly receivers: number;
+  /** Prefix of the processes' names in errors (`nats-`). */
+  readonly label: string;
+  /** The client processes' entry point. @default {the bench's `worker.ts`} */
+  readonly workerPath?: string;
+  /** Fields every consumer configuration gets on top of the common ones. */
+  readonly consumer?: Partial<ConsumerConfig>;
+  /** Fields every publisher configuration gets on top of the common ones. */
+  readonly publisher?: Record<string, unknown>;
+}
+
+/**
+ * Runs a fan-out's load against a started `target` whose topic and groups
+ * exist: starts the consumer and publisher processes, sends `go`, tells the
+ * consumers how many messages each group should get once the publishers are
+ * done, waits until every group acked them all, and checks every delivery.
+ *
+ * @example
+ * ```ts ignore
+ * import { driveLoad } from "./fan_out.ts";
+ * declare const env: import("./phase.ts").PhaseEnv;
+ * declare const target: import("./fan_out.ts").LoadTarget;
+ * declare const plan: import("./fan_out.ts").FanOutPlan;
+ * const outcome = await driveLoad(env, target, plan, { topic: "Trade", receivers: 2, label: "" });
+ * ```
+ */
+export async function driveLoad(
+  env: PhaseEnv,
+  target: LoadTarget,
+  plan: FanOutPlan,
+  clients: LoadClients,
+): Promise<FanOutOutcome> {
+  const { options } = env;
+  const deadlineMs = options.phaseTimeoutSeconds * 1000;
   await using crew = new Crew();
 
   const processCount = Math.min(plan.groups.length, MAX_CONSUMER_PROCESSES);
   const consumerConfigs: ConsumerConfig[] = Array.from({ length: processCount }, (_, p) => ({
     role: "consumer",
-    url: broker.url,
+    url: target.url,
     groups: plan.groups.filter((_, g) => g % processCount === p).map((g) => ({
       name: g.name,
       tags: g.tags,
     })),
-    receivers: options.receivers,
+    receivers: clients.receivers,
     max: 256,
     waitSeconds: 1,
     recordLatency: plan.recordLatency,
     stopWhenDone: false,
     deadlineMs,
+    ...clients.consumer,
   }));
   const publisherCount = plan.mode.kind === "closed" ? plan.mode.publishers : 1;
   const publisherConfigs: PublisherConfig[] = splitRange(plan.messages, publisherCount).map((
     range,
   ) => ({
     role: "publisher",
-    url: broker.url,
-    topic: TOPIC,
+    url: target.url,
+    topic: clients.topic,
     range,
     inflight: plan.mode.kind === "closed" ? plan.mode.inflight : 0,
     ...(plan.mode.kind === "open" ? { ratePerSecond: plan.mode.ratePerSecond } : {}),
     bodyBytes: options.bodyBytes,
     deadlineMs,
+    ...clients.publisher,
   }));
-  const consumers = crew.spawn("consumer", consumerConfigs);
-  const publishers = crew.spawn("publisher", publisherConfigs);
+  const consumers = crew.spawn(`${clients.label}consumer`, consumerConfigs, clients.workerPath);
+  const publishers = crew.spawn(
+    `${clients.label}publisher`,
+    publisherConfigs,
+    clients.workerPath,
+  );
   await crew.ready();
 
-  const before = broker.sample();
+  const before = target.sample();
   const ownCpuBefore = readCpuMicros("self");
   const startedAt = Date.now();
   await crew.send(consumers, { type: "go" });
@@ -163,14 +229,14 @@ export async function runFanOut(env: PhaseEnv, plan: FanOutPlan): Promise<FanOut
     await crew.done(consumers, Math.max(1_000, startedAt + deadlineMs - Date.now()));
   } catch (error) {
     timedOut = true;
-    env.log(`fan-out: ${(error as Error).message.split("\n")[0]}`);
+    env.log(`${clients.label}fan-out: ${(error as Error).message.split("\n")[0]}`);
   }
-  const after = broker.sample();
+  const after = target.sample();
   const ownCpuMicros = readCpuMicros("self") - ownCpuBefore;
-  await new Promise((resolve) => setTimeout(resolve, DUPLICATE_GRACE_MS));
+  if (consumers.length > 0) await new Promise((resolve) => setTimeout(resolve, DUPLICATE_GRACE_MS));
   await crew.send(consumers, { type: "stop" });
   const consumed = await crew.results<ConsumerResult>(consumers, RESULT_TIMEOUT_MS);
-  const end = broker.sample();
+  const end = target.sample();
 
   const firstSendAt = Math.min(...published.map((r) => r.firstSendAt).filter(Number.isFinite));
   const lastConfirmAt = Math.max(

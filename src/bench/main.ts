@@ -5,6 +5,10 @@
  * folder) and drives it over HTTP from separate client processes on
  * 127.0.0.1; the report gives the median of the runs against each target,
  * failure counts over all runs, and the machine the figures come from.
+ * The publish, e2e and latency phases run once per way a user talks to
+ * Escrow (`--clients`: the SDK, batching publishes and streaming to its
+ * consumers, and plain HTTP, one request per message), and a table sets the
+ * two side by side with the same verification below.
  * With a peer (`--peer nats`, the default when `nats-server` is installed;
  * `--no-peer` for none), each publish, e2e, latency and tx phase is run again
  * right after against NATS JetStream, and a second table sets both side by
@@ -21,19 +25,26 @@ import {
   USAGE,
   wantsHelp,
 } from "./options.ts";
-import { compareRows, formatComparison, natsCheckRows, natsComparisons } from "./peers/compare.ts";
+import {
+  clientComparisons,
+  compareRows,
+  formatComparison,
+  natsCheckRows,
+  natsComparisons,
+} from "./peers/compare.ts";
 import { NATS_PEAK_RSS_KEYS, NATS_PHASES } from "./peers/nats_phases.ts";
 import { type Peer, resolvePeer } from "./peers/peer.ts";
 import type { Metrics, PhaseEnv } from "./phase.ts";
+import type { ClientKind } from "./protocol.ts";
 import { runE2ePhase } from "./phases/e2e.ts";
 import { runGrowthPhase } from "./phases/growth.ts";
 import { runLatencyPhase } from "./phases/latency.ts";
 import { runPublishPhase } from "./phases/publish.ts";
 import { runTxPhase } from "./phases/tx.ts";
-import { formatTable, renderRows, reportRows, threadNamesOf } from "./report.ts";
+import { formatTable, loadCheckRows, renderRows, reportRows, threadNamesOf } from "./report.ts";
 import { median } from "./stats.ts";
 
-const PHASE_RUNNERS: Record<PhaseName, (env: PhaseEnv) => Promise<Metrics>> = {
+const PHASE_RUNNERS: Record<PhaseName, (env: PhaseEnv, client: ClientKind) => Promise<Metrics>> = {
   publish: runPublishPhase,
   e2e: runE2ePhase,
   latency: runLatencyPhase,
@@ -41,8 +52,14 @@ const PHASE_RUNNERS: Record<PhaseName, (env: PhaseEnv) => Promise<Metrics>> = {
   growth: runGrowthPhase,
 };
 
-/** Phases whose broker peak memory makes the headline peak RSS. */
-const PEAK_RSS_KEYS = ["publish.peakRssMb", "e2e.peakRssMb", "latency.peakRssMb", "tx.peakRssMb"];
+/** Phases run once per way of talking to Escrow; the others use plain HTTP only. */
+const PER_CLIENT: ReadonlySet<PhaseName> = new Set(["publish", "e2e", "latency"]);
+
+/** Phases whose broker peak memory makes the headline peak RSS (both ways of talking to it). */
+const PEAK_RSS_KEYS = ["publish", "e2e", "latency", "tx"].flatMap((phase) => [
+  `${phase}.peakRssMb`,
+  `sdk.${phase}.peakRssMb`,
+]);
 
 /** Runs every phase `options.runs` times; returns each run's metrics and the failures. */
 async function runAll(options: BenchOptions, env: PhaseEnv, peer?: Peer): Promise<{
@@ -54,20 +71,24 @@ async function runAll(options: BenchOptions, env: PhaseEnv, peer?: Peer): Promis
   for (let run = 1; run <= options.runs; run++) {
     const metrics: Metrics = {};
     for (const phase of options.phases) {
-      const started = performance.now();
-      env.log(`run ${run}/${options.runs}: ${phase}`);
-      try {
-        Object.assign(metrics, await PHASE_RUNNERS[phase](env));
-      } catch (error) {
-        const message = `run ${run}, ${phase}: ${error instanceof Error ? error.message : error}`;
-        failures.push(message);
-        env.log(`FAILED ${message}`);
+      const clients: readonly ClientKind[] = PER_CLIENT.has(phase) ? options.clients : ["http"];
+      for (const client of clients) {
+        const what = PER_CLIENT.has(phase) ? `${phase} (${client})` : phase;
+        const started = performance.now();
+        env.log(`run ${run}/${options.runs}: ${what}`);
+        try {
+          Object.assign(metrics, await PHASE_RUNNERS[phase](env, client));
+        } catch (error) {
+          const message = `run ${run}, ${what}: ${error instanceof Error ? error.message : error}`;
+          failures.push(message);
+          env.log(`FAILED ${message}`);
+        }
+        env.log(
+          `run ${run}/${options.runs}: ${what} took ${
+            ((performance.now() - started) / 1000).toFixed(1)
+          } s`,
+        );
       }
-      env.log(
-        `run ${run}/${options.runs}: ${phase} took ${
-          ((performance.now() - started) / 1000).toFixed(1)
-        } s`,
-      );
       const peerPhase = NATS_PHASES[phase];
       if (peer === undefined || peerPhase === undefined) continue;
       const peerStarted = performance.now();
@@ -126,9 +147,16 @@ if (import.meta.main) {
   const { runs, failures } = await runAll(options, env, peer);
   const rows = renderRows([
     ...reportRows(options, threadNamesOf(runs)),
+    ...loadCheckRows("sdk", "SDK"),
     ...(peer ? natsCheckRows() : []),
   ], runs);
-  const comparison = peer ? compareRows(natsComparisons(options.rate), runs) : [];
+  const twoWays = compareRows(clientComparisons(options.rate), runs, "HTTP");
+  const comparisons = peer
+    ? options.clients.map((client) => ({
+      client,
+      rows: compareRows(natsComparisons(options.rate, client), runs),
+    }))
+    : [];
   const seconds = (performance.now() - started) / 1000;
   const report = JSON.stringify(
     {
@@ -139,7 +167,8 @@ if (import.meta.main) {
       medians: mediansOf(runs),
       runs,
       rows,
-      comparison,
+      twoWays,
+      comparisons,
       failures,
     },
     (_, value) => (typeof value === "number" && !Number.isFinite(value) ? null : value),
@@ -151,16 +180,30 @@ if (import.meta.main) {
   } else {
     console.log(`Machine: ${machineLine(machine)}`);
     console.log(
-      `Workload: N=${options.n}, tx N=${options.txN}, ${options.publishers} publishers × ${options.inflight} in flight, ${options.bodyBytes} B bodies, ${options.rate} msg/s × ${options.latencySeconds} s latency, growth N=${options.growthN}, backlog ${options.backlogN}; ${options.runs} run(s), medians; ${
+      `Workload: N=${options.n}, tx N=${options.txN}, ${options.publishers} publishers × ${options.inflight} in flight, clients ${
+        options.clients.join(" and ")
+      }, ${options.bodyBytes} B bodies, ${options.rate} msg/s × ${options.latencySeconds} s latency, growth N=${options.growthN}, backlog ${options.backlogN}; ${options.runs} run(s), medians; ${
         seconds.toFixed(0)
       } s in all`,
     );
     console.log(peerNote);
     console.log();
     console.log(formatTable(rows));
-    if (peer) {
+    if (twoWays.length > 0) {
       console.log();
-      console.log(formatComparison(peer.name, comparison));
+      console.log(formatComparison("", twoWays, {
+        title: "Escrow two ways, same run: SDK (batched publishes, streaming consumers) vs " +
+          "plain HTTP (one request per message); ratio = SDK / HTTP",
+        left: "SDK",
+        right: "HTTP",
+      }));
+    }
+    for (const { client, rows: comparison } of comparisons) {
+      if (comparison.length === 0) continue;
+      console.log();
+      console.log(formatComparison(peer!.name, comparison, {
+        left: client === "sdk" ? "Escrow SDK" : "Escrow HTTP",
+      }));
     }
     for (const failure of failures) console.log(`FAILED ${failure}`);
   }

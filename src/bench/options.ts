@@ -5,6 +5,20 @@
  * @module
  */
 import { fromFileUrl } from "@std/path/from-file-url";
+import type { ClientKind } from "./protocol.ts";
+
+/**
+ * The ways of talking to Escrow the publish, e2e and latency phases run
+ * with, in the order they run: the SDK (batching publishes, streaming
+ * consumers), then plain HTTP (one request per message).
+ *
+ * @example
+ * ```ts
+ * import { CLIENTS } from "./options.ts";
+ * console.log(CLIENTS.join(",")); // "sdk,http"
+ * ```
+ */
+export const CLIENTS: readonly ClientKind[] = ["sdk", "http"];
 
 /**
  * The phases, in the order they run.
@@ -30,6 +44,8 @@ export interface BenchOptions {
   /** Runs of every phase; the report shows medians. */
   readonly runs: number;
   readonly phases: readonly PhaseName[];
+  /** How the publish, e2e and latency phases' clients talk to Escrow (each is run). */
+  readonly clients: readonly ClientKind[];
   /** Messages of the publish and fan-out phases. */
   readonly n: number;
   /** Transactions of the tx phase. */
@@ -88,9 +104,12 @@ export const BROKER_FLAGS: readonly string[] = ["--v8-flags=--max-semi-space-siz
  */
 export const USAGE = `deno run --allow-all src/bench/main.ts [options]
 
-  --quick               whole run under a minute: small N, 3 s latency phase, 1 run
+  --quick               a short run: small N, 3 s latency phase, 1 run
   --runs R              runs of each phase; medians are reported (default 3, quick 1)
   --phases LIST         comma-separated: ${PHASES.join(",")} (default: all)
+  --clients LIST        how publish, e2e and latency talk to Escrow, each run in turn:
+                        sdk (EscrowClient: batched publishes, streaming Consumer) and
+                        http (one plain request per message) (default: sdk,http)
   --n N                 messages of publish and fan-out phases (default 20000, quick 5000)
   --tx-n N              transactions of the tx phase (default N, quick 3000)
   --growth-n N          messages of each growth fan-out (default 5000, quick 2000)
@@ -144,6 +163,7 @@ export function parseBenchOptions(
   const known = [
     "runs",
     "phases",
+    "clients",
     "n",
     "tx-n",
     "growth-n",
@@ -180,6 +200,13 @@ export function parseBenchOptions(
       throw new RangeError(`Cannot read --phases: unknown phase ${phase}`);
     }
   }
+  const clients = list("clients") ?? [...CLIENTS];
+  for (const client of clients) {
+    if (!(CLIENTS as readonly string[]).includes(client)) {
+      throw new RangeError(`Cannot read --clients: unknown client ${client} (sdk or http)`);
+    }
+  }
+  if (clients.length === 0) throw new RangeError("Cannot read --clients: current value is empty");
   const peerValue = values.get("peer");
   if (peerValue !== undefined && peerValue !== "nats") {
     throw new RangeError(`Cannot read --peer: current value is ${peerValue} (the peer is nats)`);
@@ -202,6 +229,7 @@ export function parseBenchOptions(
     ...(values.has("json-file") ? { jsonFile: values.get("json-file")! } : {}),
     runs: Math.floor(count("runs", quick ? 1 : 3)),
     phases: PHASES.filter((phase) => phases.includes(phase)),
+    clients: CLIENTS.filter((client) => clients.includes(client)),
     n,
     txN: Math.floor(count("tx-n", quick ? 3_000 : n)),
     growthN: Math.floor(count("growth-n", quick ? 2_000 : 5_000)),

@@ -8,6 +8,7 @@
 import { BrokerProcess, type BrokerSample } from "./broker_process.ts";
 import type { BenchOptions } from "./options.ts";
 import { clockTicksPerSecond } from "./proc_stats.ts";
+import type { ClientKind } from "./protocol.ts";
 
 const TICKS_PER_SECOND = clockTicksPerSecond();
 
@@ -19,6 +20,21 @@ export interface PhaseEnv {
   readonly options: BenchOptions;
   /** Writes a progress line to stderr. */
   readonly log: (message: string) => void;
+}
+
+/**
+ * The prefix of a phase's metrics for one way of talking to Escrow: plain
+ * HTTP keeps the phase's own name (`publish.msgPerSec`), the SDK's figures
+ * are `sdk.`-prefixed (`sdk.publish.msgPerSec`), as the peer's are `nats.`.
+ *
+ * @example
+ * ```ts
+ * import { metricPrefix } from "./phase.ts";
+ * console.log(metricPrefix("http", "e2e"), metricPrefix("sdk", "e2e")); // "e2e" "sdk.e2e"
+ * ```
+ */
+export function metricPrefix(client: ClientKind, phase: string): string {
+  return client === "sdk" ? `sdk.${phase}` : phase;
 }
 
 /**

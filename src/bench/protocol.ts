@@ -9,9 +9,19 @@
 import type { LatencySummary } from "./stats.ts";
 import type { IndexRange } from "./workload.ts";
 
+/**
+ * The two ways a user talks to Escrow: its SDK (`EscrowClient.publish()`
+ * coalescing concurrent publishes into batch requests, and its `Consumer`),
+ * or plain HTTP requests (one per message published, one long poll per
+ * receive).
+ */
+export type ClientKind = "http" | "sdk";
+
 /** Configuration of a `publisher`: normal messages for the indexes of `range`. */
 export interface PublisherConfig {
   readonly role: "publisher";
+  /** How it talks to Escrow. @default {"http"} */
+  readonly client?: ClientKind;
   /** Base URL of the broker, without a trailing slash. */
   readonly url: string;
   readonly topic: string;
@@ -38,6 +48,8 @@ export interface ConsumedGroup {
 /** Configuration of a `consumer`: pull loops over one or more groups. */
 export interface ConsumerConfig {
   readonly role: "consumer";
+  /** How it talks to Escrow. @default {"http"} */
+  readonly client?: ClientKind;
   readonly url: string;
   readonly groups: readonly ConsumedGroup[];
   /** Receive requests in flight per group. */

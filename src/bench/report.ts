@@ -182,7 +182,61 @@ function counts(label: string, keys: readonly string[], mustBeZero: readonly str
   return { kind: "counts" as const, label, keys, mustBeZero };
 }
 
-function formatNumber(value: number, digits: number): string {
+/**
+ * The verification row of one load whose metrics are named
+ * `${prefix}.<phase>.<figure>` (the SDK's, the peer's): its lost (or
+ * `lostKey`), duplicates, wrong, errors and timed out, where lost and wrong
+ * must be zero; `title` names it in the table.
+ *
+ * @example
+ * ```ts
+ * import { loadCheckRow } from "./report.ts";
+ * console.log(loadCheckRow("sdk", "SDK fan-out", "e2e").label);
+ * // "SDK fan-out: lost / duplicates / wrong / errors / timed out"
+ * ```
+ */
+export function loadCheckRow(prefix: string, title: string, phase: string, lostKey = "lost") {
+  return counts(
+    `${title}: ${lostKey} / duplicates / wrong / errors / timed out`,
+    [lostKey, "duplicates", "wrong", "errors", "timedOut"].map((k) => `${prefix}.${phase}.${k}`),
+    [`${prefix}.${phase}.${lostKey}`, `${prefix}.${phase}.wrong`],
+  );
+}
+
+/**
+ * The verification rows of the publish, e2e and latency loads whose metrics
+ * are named `${prefix}.<phase>.<figure>` (the SDK's, the peer's), titled
+ * with `name`.
+ *
+ * @example
+ * ```ts
+ * import { loadCheckRows } from "./report.ts";
+ * console.log(loadCheckRows("sdk", "SDK").map((row) => row.label)[0]);
+ * // "SDK publish: errors / timed out"
+ * ```
+ */
+export function loadCheckRows(prefix: string, name: string): RowSpec[] {
+  return [
+    counts(`${name} publish: errors / timed out`, [
+      `${prefix}.publish.errors`,
+      `${prefix}.publish.timedOut`,
+    ]),
+    loadCheckRow(prefix, `${name} fan-out`, "e2e"),
+    loadCheckRow(prefix, `${name} latency`, "latency"),
+  ];
+}
+
+/**
+ * A number as the tables show it: grouped thousands, `digits` decimals,
+ * "n/a" when not finite.
+ *
+ * @example
+ * ```ts
+ * import { formatNumber } from "./report.ts";
+ * console.log(formatNumber(12345.678, 1), formatNumber(NaN, 0)); // "12,345.7" "n/a"
+ * ```
+ */
+export function formatNumber(value: number, digits: number): string {
   if (!Number.isFinite(value)) return "n/a";
   return value.toLocaleString("en-US", {
     minimumFractionDigits: digits,

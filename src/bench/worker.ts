@@ -1,7 +1,8 @@
 /**
  * Entry point of the benchmark's client processes:
  * `deno run --allow-all src/bench/worker.ts '<config JSON>'`, where the
- * configuration's `role` is `publisher`, `consumer` or `producer`. The
+ * configuration's `role` is `publisher`, `consumer` or `producer` (a
+ * publisher or consumer with `client: "sdk"` talks through the SDK). The
  * process opens its connections, prints `ready`, waits for `go`, does its
  * work, prints its `result` and exits; on a failure it prints `error`.
  *
@@ -12,6 +13,7 @@ import { warmUp } from "./http_client.ts";
 import { produce } from "./producer.ts";
 import type { WorkerConfig, WorkerResult } from "./protocol.ts";
 import { publish } from "./publisher.ts";
+import { consumeWithSdk } from "./sdk_consumer.ts";
 import { WorkerControl } from "./worker_control.ts";
 
 /** How many connections each role opens before `ready`. */
@@ -38,7 +40,9 @@ async function run(config: WorkerConfig, control: WorkerControl): Promise<Worker
     case "producer":
       return await produce(config);
     case "consumer":
-      return await consume(config, control);
+      return config.client === "sdk"
+        ? await consumeWithSdk(config, control)
+        : await consume(config, control);
     default: {
       const never: never = config;
       throw new TypeError(`Cannot run worker: unknown role in ${JSON.stringify(never)}`);

@@ -25,6 +25,9 @@ import type {
   TransactionStateSchema,
 } from "../http/schemas.ts";
 import { EscrowError, EscrowNetworkError, type ProblemDetails } from "./errors.ts";
+import { type BatchItemAnswer, PublishBatcher } from "./publish_batcher.ts";
+
+export type { BatchItemAnswer } from "./publish_batcher.ts";
 
 /** A message to publish. */
 export type PublishInput = z.input<typeof PublishBody>;
@@ -71,6 +74,18 @@ export interface EscrowClientOptions {
   retryDelayMs?: number;
   /** The fetch to use. @default {globalThis.fetch} */
   fetch?: typeof fetch;
+  /**
+   * Whether concurrent `publish()` calls to one topic are sent together as
+   * one batch request (`POST /v1/topics/{topic}/messages/batch`), each
+   * caller still getting its own result or error. `false` sends every
+   * publish as its own request. @default {true}
+   */
+  batchPublishes?: boolean;
+  /**
+   * How long, in ms, a publish waits for others to share its batch (Kafka's
+   * `linger.ms`); a publish that nothing joins goes alone. @default {1}
+   */
+  lingerMs?: number;
 }
 
 /** Options of one request. */
@@ -79,6 +94,8 @@ interface RequestOptions {
   readonly body?: unknown;
   readonly headers?: Record<string, string>;
   readonly query?: Record<string, string | number | undefined>;
+  /** The body as JSON text already (sent as is; instead of `body`). */
+  readonly text?: string;
   /** Whether repeating the call is harmless. */
   readonly repeatable: boolean;
   readonly extraTimeoutMs?: number;
@@ -110,6 +127,7 @@ export class EscrowClient {
   readonly #retries: number;
   readonly #retryDelayMs: number;
   readonly #fetch: typeof fetch;
+  readonly #batcher: PublishBatcher<PublishInput, PublishResult> | undefined;
 
   /** Creates a client for the broker at `baseUrl`. */
   constructor(baseUrl: string, options: EscrowClientOptions = {}) {
@@ -119,6 +137,10 @@ export class EscrowClient {
     this.#retries = options.retries ?? 3;
     this.#retryDelayMs = options.retryDelayMs ?? 200;
     this.#fetch = options.fetch ?? ((input, init) => fetch(input, init));
+    this.#batcher = options.batchPublishes === false ? undefined : new PublishBatcher({
+      one: (topic, message) => this.#publishOne(topic, message),
+      many: (topic, texts) => this.#publishMany(topic, texts),
+    }, options.lingerMs ?? 1);
   }
 
   /** Creates a topic (idempotent). */
@@ -142,15 +164,59 @@ export class EscrowClient {
 
   /**
    * Publishes a message. Without a `dedupId` one is generated, so retrying
-   * after a network error never stores the message twice.
+   * after a network error never stores the message twice. Publishes to one
+   * topic made within `lingerMs` of each other go as one batch request
+   * (unless `batchPublishes` is false); each still resolves with its own
+   * result or rejects with its own {@linkcode EscrowError}, after its
+   * message committed.
    */
   async publish(topic: string, message: PublishInput): Promise<PublishResult> {
     const body = { ...message, dedupId: message.dedupId ?? crypto.randomUUID() };
+    return await (this.#batcher?.add(topic, body) ?? this.#publishOne(topic, body));
+  }
+
+  /**
+   * Publishes many messages to one topic in one request, each with its own
+   * answer in order: its result (`status` 201, or 200 for a duplicate) or
+   * its problem (`status` ≥ 400; the others are stored regardless). Each
+   * message without a `dedupId` is given one, so the call is retried safely.
+   *
+   * @example
+   * ```ts ignore
+   * import { EscrowClient } from "./client.ts";
+   * const client = new EscrowClient("http://127.0.0.1:8000");
+   * const answers = await client.publishBatch("Trade", [{ body: 1 }, { body: 2 }]);
+   * console.log(answers.map((a) => a.status)); // [201, 201]
+   * ```
+   */
+  async publishBatch(
+    topic: string,
+    messages: readonly PublishInput[],
+  ): Promise<BatchItemAnswer<PublishResult>[]> {
+    return await this.#publishMany(
+      topic,
+      messages.map((m) => JSON.stringify({ ...m, dedupId: m.dedupId ?? crypto.randomUUID() })),
+    );
+  }
+
+  async #publishOne(topic: string, body: PublishInput): Promise<PublishResult> {
     return await this.#request(`/v1/topics/${enc(topic)}/messages`, {
       method: "POST",
       body,
       repeatable: true,
     });
+  }
+
+  /** The batch request for messages already as JSON texts (each with its dedupId). */
+  async #publishMany(
+    topic: string,
+    texts: readonly string[],
+  ): Promise<BatchItemAnswer<PublishResult>[]> {
+    const { results } = await this.#request<{ results: BatchItemAnswer<PublishResult>[] }>(
+      `/v1/topics/${enc(topic)}/messages/batch`,
+      { method: "POST", text: `{"messages":[${texts.join(",")}]}`, repeatable: true },
+    );
+    return results;
   }
 
   /** Finds visible messages by key, newest first. */
@@ -373,6 +439,39 @@ export class EscrowClient {
     });
   }
 
+  /**
+   * Opens a consumer stream of `group` (`GET /v1/groups/{group}/stream`): a
+   * WebSocket with subprotocol `escrow.v1` whose frames the README and the
+   * OpenAPI document describe ({@linkcode Consumer} speaks them). The token
+   * goes as `Authorization: Bearer` where the runtime's WebSocket can send
+   * headers (Deno), else as the subprotocol `escrow.bearer.<base64url>`.
+   *
+   * @example
+   * ```ts ignore
+   * import { EscrowClient } from "./client.ts";
+   * const socket = new EscrowClient("http://127.0.0.1:8000").openStream("ops");
+   * socket.onopen = () => socket.send(JSON.stringify({ type: "credit", n: 16 }));
+   * ```
+   */
+  openStream(group: string, options: { visibilityTimeoutSeconds?: number } = {}): WebSocket {
+    const url = new URL(`${this.baseUrl}/v1/groups/${enc(group)}/stream`);
+    url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+    if (options.visibilityTimeoutSeconds !== undefined) {
+      url.searchParams.set("visibilityTimeoutSeconds", String(options.visibilityTimeoutSeconds));
+    }
+    const protocols = ["escrow.v1"];
+    if (this.#token && "Deno" in globalThis) {
+      const init = { protocols, headers: { authorization: `Bearer ${this.#token}` } };
+      return new WebSocket(url, init as unknown as string[]);
+    }
+    if (this.#token) {
+      const base64url = btoa(this.#token).replaceAll("+", "-").replaceAll("/", "_")
+        .replaceAll("=", "");
+      protocols.push(`escrow.bearer.${base64url}`);
+    }
+    return new WebSocket(url, protocols);
+  }
+
   async #request<T>(path: string, options: RequestOptions): Promise<T> {
     const url = new URL(this.baseUrl + path);
     for (const [name, value] of Object.entries(options.query ?? {})) {
@@ -380,7 +479,9 @@ export class EscrowClient {
     }
     const headers: Record<string, string> = { ...options.headers };
     if (this.#token) headers.authorization = `Bearer ${this.#token}`;
-    if (options.body !== undefined) headers["content-type"] = "application/json";
+    const bodyText = options.text ??
+      (options.body !== undefined ? JSON.stringify(options.body) : undefined);
+    if (bodyText !== undefined) headers["content-type"] = "application/json";
     const attempts = options.repeatable ? this.#retries + 1 : 1;
     for (let attempt = 1;; attempt++) {
       let response: Response;
@@ -391,7 +492,7 @@ export class EscrowClient {
           this.#fetch(url, {
             method: options.method,
             headers,
-            ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
+            ...(bodyText !== undefined ? { body: bodyText } : {}),
             signal: AbortSignal.any([timeout, signal]),
           }));
         // Reading the answer is part of the exchange: a connection that breaks here is retried too.

@@ -1,11 +1,26 @@
 /**
- * A pull consumer: long-polls its group, runs the handler with a
- * concurrency limit, acks what succeeded (in batches), nacks what threw,
- * extends the visibility of long-running handlers, and stops gracefully.
+ * A pull consumer: takes its group's messages over a consumer stream (a
+ * WebSocket the broker pushes to, within a credit window of `concurrency`)
+ * or, where the stream is refused or unavailable, by long polls; runs the
+ * handler with a concurrency limit, acks what succeeded (in batches), nacks
+ * what threw, extends the visibility of long-running handlers, and stops
+ * gracefully.
  *
  * @module
  */
-import type { EscrowClient, ReceivedMessage } from "./client.ts";
+import type { EscrowClient, FailedHandle, ReceivedMessage } from "./client.ts";
+import { ConsumerStream } from "./consumer_stream.ts";
+
+/** Most messages one receive asks for: the broker's limit of `max`. */
+const MAX_RECEIVE_BATCH = 256;
+
+/**
+ * How a {@linkcode Consumer} gets its messages: `"auto"` opens a stream and
+ * falls back to long polls for good when the broker refuses it (a stream
+ * that drops after opening is opened again); `"stream"` keeps retrying the
+ * stream; `"poll"` only long-polls.
+ */
+export type ConsumerTransport = "auto" | "stream" | "poll";
 
 /** Options of {@linkcode Consumer}. */
 export interface ConsumerOptions {
@@ -24,10 +39,31 @@ export interface ConsumerOptions {
    * timeout; the grace lets such an answer land and be handled. @default {200}
    */
   readonly stopGraceMs?: number;
+  /** How messages arrive (see {@linkcode ConsumerTransport}). @default {"auto"} */
+  readonly transport?: ConsumerTransport;
+  /**
+   * Told of every ack the broker answered: the handles sent and those it
+   * refused (benchmarks and metrics count with it). @default {undefined}
+   */
+  readonly onAcked?: (receiptHandles: readonly string[], failed: readonly FailedHandle[]) => void;
+}
+
+/** A handle to ack, and the stream its message came on (`undefined`: a long poll). */
+interface ToAck {
+  readonly handle: string;
+  readonly stream: ConsumerStream | undefined;
 }
 
 /**
  * Consumes a pull group.
+ *
+ * Over a stream the broker pushes at most `concurrency` messages beyond
+ * those handled (a credit per free handler, granted again as each handler
+ * ends), so the consumer never holds more than it runs; acks, nacks and
+ * visibility changes go on the same socket. `stop()` asks the broker to stop
+ * pushing, handles and settles what came before it did, then closes; a
+ * stream that closes under the consumer has its unsettled messages released
+ * by the broker at once.
  *
  * {@linkcode Consumer.stop} leaves nothing it received unsettled: every
  * message a receive returned, even one that answers after `stop()` was
@@ -65,10 +101,15 @@ export class Consumer {
   #stopping = false;
   /** The open receive, if any. */
   #receiving: Promise<unknown> | undefined;
-  #toAck: string[] = [];
+  readonly #transport: ConsumerTransport;
+  readonly #onAcked: ConsumerOptions["onAcked"];
+  /** The open stream, if any. */
+  #stream: ConsumerStream | undefined;
+  #toAck: ToAck[] = [];
   #flushing: Promise<void> = Promise.resolve();
   #loop: Promise<void> | undefined;
   #stopped: Promise<void> | undefined;
+  #polling = false;
 
   /** Creates a consumer of `group`; it starts with {@linkcode start}. */
   constructor(
@@ -85,6 +126,14 @@ export class Consumer {
     this.#visibilitySeconds = options.visibilityTimeoutSeconds ?? 30;
     this.#onError = options.onError ?? ((error) => console.error("consumer:", error));
     this.#stopGraceMs = options.stopGraceMs ?? 200;
+    this.#transport = options.transport ?? "auto";
+    this.#onAcked = options.onAcked;
+  }
+
+  /** How the consumer gets messages now: over a stream, by long polls, or not yet known. */
+  get via(): "stream" | "poll" | "connecting" {
+    if (this.#stream?.isOpen) return "stream";
+    return this.#polling ? "poll" : "connecting";
   }
 
   /**
@@ -121,6 +170,8 @@ export class Consumer {
 
   async #shutdown(): Promise<void> {
     this.#stopping = true;
+    // The broker answers `stopped` after its last push; the stream loop ends then.
+    this.#stream?.stop();
     if (this.#receiving) await settledWithin(this.#receiving, this.#stopGraceMs);
     this.#abort.abort();
     // The loop ends after its last receive, whose messages it has started by then.
@@ -129,9 +180,64 @@ export class Consumer {
     await Promise.allSettled([...this.#running]);
     await this.#flushing;
     await this.#flush();
+    // Everything it pushed is settled: closing now releases nothing.
+    await this.#stream?.close();
   }
 
   async #run(): Promise<void> {
+    if (this.#transport !== "poll" && await this.#streamLoop() === "done") return;
+    if (this.#stopping) return;
+    this.#polling = true;
+    await this.#pollLoop();
+  }
+
+  /**
+   * Consumes over streams until stopped (`"done"`), or until one is refused
+   * (`"refused"`) under the `"auto"` transport. A stream that closes after
+   * opening is opened again.
+   */
+  async #streamLoop(): Promise<"done" | "refused"> {
+    const signal = this.#abort.signal;
+    let failures = 0;
+    while (!this.#stopping) {
+      const stream = ConsumerStream.open(this.#client, this.#group, {
+        visibilityTimeoutSeconds: this.#visibilitySeconds,
+      });
+      stream.onProblem = (problem) => this.#onError(new Error(`stream: ${problem.detail}`));
+      stream.onMessages = (messages) => {
+        for (const message of messages) {
+          const task = this.#handle(message, stream).finally(() => {
+            this.#running.delete(task);
+            if (!this.#stopping) stream.grant(1);
+          });
+          this.#running.add(task);
+        }
+      };
+      this.#stream = stream;
+      if (!await stream.opened) {
+        if (this.#transport === "auto") return "refused";
+        if (this.#stopping) return "done";
+        this.#onError(new Error("Cannot open the consumer stream: the broker refused it"));
+        await pause(Math.min(1_000 * ++failures, 5_000), signal);
+        continue;
+      }
+      failures = 0;
+      if (this.#stopping) {
+        stream.stop();
+      } else {
+        stream.grant(this.#concurrency - this.#running.size);
+      }
+      const end = await Promise.race([stream.stopped.then(() => undefined), stream.ended]);
+      if (end === undefined && this.#stopping) return "done"; // shutdown settles and closes it
+      const ended = await stream.ended;
+      if (this.#stopping) return "done";
+      this.#onError(new Error(`consumer stream closed (${ended.code} ${ended.reason}); reopening`));
+      await pause(200, signal);
+    }
+    return "done";
+  }
+
+  async #pollLoop(): Promise<void> {
     const signal = this.#abort.signal;
     while (!this.#stopping) {
       const free = this.#concurrency - this.#running.size;
@@ -142,7 +248,7 @@ export class Consumer {
       let messages: ReceivedMessage[];
       try {
         const receiving = this.#client.receive(this.#group, {
-          max: free,
+          max: Math.min(free, MAX_RECEIVE_BATCH),
           waitSeconds: this.#running.size > 0 ? 1 : this.#waitSeconds,
           visibilityTimeoutSeconds: this.#visibilitySeconds,
           signal,
@@ -160,20 +266,23 @@ export class Consumer {
       // Even when stop() was called meanwhile: these are leased to us, so
       // they run now rather than wait out their visibility timeout.
       for (const message of messages) {
-        const task = this.#handle(message).finally(() => this.#running.delete(task));
+        const task = this.#handle(message, undefined).finally(() => this.#running.delete(task));
         this.#running.add(task);
       }
     }
   }
 
-  async #handle(message: ReceivedMessage): Promise<void> {
+  /** Settles over `stream` while it is open, else over HTTP. */
+  async #handle(message: ReceivedMessage, stream: ConsumerStream | undefined): Promise<void> {
+    const on = () => stream?.isOpen ? stream : undefined;
     let handle = message.receiptHandle;
     let extending: Promise<void> = Promise.resolve();
     // Extend visibility at two thirds of the timeout while the handler runs.
     const every = this.#visibilitySeconds * 1000 * 2 / 3;
     const timer = setInterval(() => {
       extending = extending.then(() =>
-        this.#client.changeVisibility(this.#group, handle, this.#visibilitySeconds)
+        (on()?.changeVisibility(handle, this.#visibilitySeconds) ??
+          this.#client.changeVisibility(this.#group, handle, this.#visibilitySeconds))
           .then((extended) => {
             handle = extended.receiptHandle;
           })
@@ -192,13 +301,14 @@ export class Consumer {
     // An extension still in flight replaces the handle: settle with the newest one.
     await extending;
     if (!failed) {
-      this.#toAck.push(handle);
+      this.#toAck.push({ handle, stream });
       this.#scheduleFlush();
       return;
     }
     const reason = (failure instanceof Error ? failure.message : String(failure)).slice(0, 1024) ||
       "handler failed";
-    await this.#client.nack(this.#group, [handle], { reason })
+    await (on()?.nack([handle], { reason }) ??
+      this.#client.nack(this.#group, [handle], { reason }))
       .catch((cause) => this.#onError(cause));
   }
 
@@ -208,16 +318,28 @@ export class Consumer {
 
   async #flush(): Promise<void> {
     if (this.#toAck.length === 0) return;
-    const handles = this.#toAck;
+    const batch = this.#toAck;
     this.#toAck = [];
-    try {
-      const result = await this.#client.ack(this.#group, handles);
-      for (const failed of result.failed) {
-        this.#onError(new Error(`ack failed for a message: ${failed.reason}`));
-      }
-    } catch (error) {
-      this.#onError(error);
+    // Over the stream each came on while it is open; over HTTP otherwise (a
+    // closed stream's broker has released them, and says so per handle).
+    const byStream = new Map<ConsumerStream | undefined, string[]>();
+    for (const { handle, stream } of batch) {
+      const key = stream?.isOpen ? stream : undefined;
+      byStream.set(key, [...byStream.get(key) ?? [], handle]);
     }
+    await Promise.all([...byStream].map(async ([stream, handles]) => {
+      try {
+        const result: { failed: FailedHandle[] } = stream
+          ? await stream.ack(handles)
+          : await this.#client.ack(this.#group, handles);
+        this.#onAcked?.(handles, result.failed);
+        for (const failed of result.failed) {
+          this.#onError(new Error(`ack failed for a message: ${failed.reason}`));
+        }
+      } catch (error) {
+        this.#onError(error);
+      }
+    }));
   }
 }
 

@@ -18,6 +18,7 @@ export * from "./client.ts";
 export * from "./errors.ts";
 export * from "./transaction_producer.ts";
 export * from "./consumer.ts";
+export * from "./consumer_stream.ts";
 export * from "./push_handler.ts";
 export * from "./idempotent.ts";
 export * from "./signed_request.ts";

@@ -23,6 +23,8 @@ export const MAX_PROPERTIES_BYTES = 16 * 1024;
  * `maxMessageSize`). As base64 in JSON that is 5,592,408 characters.
  */
 export const MAX_BODY_BYTES = 4 * 1024 * 1024;
+/** Most messages one batch publish (`POST /v1/topics/{topic}/messages/batch`) may carry. */
+export const MAX_BATCH_MESSAGES = 1000;
 /** Longest URL the broker calls (check-back, push, alert), in characters. */
 export const MAX_URL_LENGTH = 2048;
 /** Longest `messageGroup`, `dedupId` or `Idempotency-Key`, in characters. */

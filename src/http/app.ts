@@ -23,6 +23,7 @@ import { notFoundOrMethodNotAllowed } from "./method_not_allowed.ts";
 import { metricsRouter } from "./metrics.ts";
 import { onError, problemResponse } from "./problem.ts";
 import { producerGroupsRouter } from "./producer_groups.ts";
+import { streamRouter } from "./streaming/mod.ts";
 import { type AppEnv, BEARER_SCHEME, completeOperations, json, newRouter } from "./router.ts";
 import { topicsRouter } from "./topics.ts";
 import { transactionsRouter } from "./transactions.ts";
@@ -126,6 +127,7 @@ export function createApp(broker: Broker, options: AppOptions = {}) {
   app.route("/", producerGroupsRouter);
   app.route("/", messagesRouter);
   app.route("/", groupsRouter);
+  app.route("/", streamRouter());
   app.route("/", jobsRouter);
   app.route("/", metricsRouter());
   app.route("/", docsRouter());

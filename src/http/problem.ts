@@ -40,6 +40,27 @@ export function problemResponse(problem: Problem, c?: Context): Response {
 const typeOf = (name: string) => `https://escrow.dev/problems/${name}`;
 
 /**
+ * The problem a broker error is answered with: its status, title, message
+ * and extension fields (the offending field, a limit).
+ *
+ * @example
+ * ```ts
+ * import { brokerProblem } from "./problem.ts";
+ * import { NotFoundError } from "../domain/errors.ts";
+ * console.log(brokerProblem(new NotFoundError("Cannot find topic X")).status); // 404
+ * ```
+ */
+export function brokerProblem(error: BrokerError): Problem {
+  return {
+    type: typeOf(error.name.replace(/Error$/, "").toLowerCase()),
+    title: error.title,
+    status: error.status,
+    detail: error.message,
+    ...error.extensions,
+  };
+}
+
+/**
  * The app's one error handler: broker errors keep their status and fields,
  * Hono's HTTP exceptions (bad JSON, body too large) keep theirs, anything
  * else is a 500 whose detail hides internals.
@@ -53,13 +74,7 @@ const typeOf = (name: string) => `https://escrow.dev/problems/${name}`;
  */
 export function onError(error: Error, c: Context): Response {
   if (error instanceof BrokerError) {
-    const response = problemResponse({
-      type: typeOf(error.name.replace(/Error$/, "").toLowerCase()),
-      title: error.title,
-      status: error.status,
-      detail: error.message,
-      ...error.extensions,
-    }, c);
+    const response = problemResponse(brokerProblem(error), c);
     if (error instanceof TooManyRequestsError || error instanceof OverloadedError) {
       response.headers.set("retry-after", String(error.retryAfterSeconds));
     }
@@ -107,6 +122,22 @@ export function onError(error: Error, c: Context): Response {
  * ```
  */
 export function validationProblem(error: ZodError, target: string, c?: Context): Response {
+  return problemResponse(validationProblemBody(error, target), c);
+}
+
+/**
+ * The body of {@linkcode validationProblem}: a 400 problem naming each
+ * issue by its path under `target` (a batch names `json.messages.3`).
+ *
+ * @example
+ * ```ts
+ * import { validationProblemBody } from "./problem.ts";
+ * import { z } from "zod";
+ * const result = z.string().safeParse(1);
+ * if (!result.success) console.log(validationProblemBody(result.error, "json").status); // 400
+ * ```
+ */
+export function validationProblemBody(error: ZodError, target: string): Problem {
   const issues = error.issues.map((issue) => ({
     path: [target, ...issue.path.map(String)].join("."),
     message: issue.message,
@@ -114,12 +145,12 @@ export function validationProblem(error: ZodError, target: string, c?: Context):
   }));
   // A custom check's details (an SQL error's topic and position) also stand at the top.
   const details = error.issues.find((issue) => issue.code === "custom" && issue.params);
-  return problemResponse({
+  return {
     ...(details?.code === "custom" ? details.params : {}),
     type: typeOf("validation"),
     title: "Invalid request",
     status: 400 satisfies ContentfulStatusCode,
     detail: issues.map((i) => `${i.path}: ${i.message}`).join("; "),
     issues,
-  }, c);
+  };
 }

@@ -8,6 +8,7 @@
 import { z } from "@hono/zod-openapi";
 import { ValidationError } from "../domain/errors.ts";
 import {
+  MAX_BATCH_MESSAGES,
   MAX_DELAY_SECONDS,
   MAX_GROUP_CONFIG_BYTES,
   MAX_ID_LENGTH,
@@ -237,6 +238,44 @@ export const ProblemSchema = z.object({
   status: z.number(),
   detail: z.string(),
 }).passthrough().openapi("Problem");
+
+/**
+ * Body of `POST /v1/topics/{topic}/messages/batch`. Only the envelope is
+ * validated with the request (a bad one is a 400 and stores nothing); each
+ * message is validated on its own against `PublishRequest`, and one that
+ * fails gets its own problem in the results while the others are stored.
+ */
+export const PublishBatchBody = z.object({
+  messages: z.array(
+    z.unknown().openapi({
+      allOf: [{ $ref: "#/components/schemas/PublishRequest" }],
+      description: "A message, as the body of a single publish (validated on its own)",
+    } as never),
+  ).min(1).max(MAX_BATCH_MESSAGES),
+}).strict().openapi("PublishBatchRequest");
+
+/** One message's answer in a batch publish, at the message's own index. */
+export const PublishBatchItemSchema = z.union([
+  PublishResultSchema.extend({
+    status: z.union([z.literal(201), z.literal(200)]).openapi({
+      description: "201 stored, 200 a duplicate of an earlier message (nothing stored)",
+    }),
+  }),
+  z.object({
+    status: z.number().int().openapi({
+      description: "The status a single publish of this message would have had",
+    }),
+    problem: ProblemSchema,
+  }),
+]).openapi("PublishBatchItem");
+
+/** Answer of a batch publish: one result per message, in order, and counts. */
+export const PublishBatchResultSchema = z.object({
+  results: z.array(PublishBatchItemSchema),
+  stored: z.number().int(),
+  duplicates: z.number().int(),
+  failed: z.number().int(),
+}).openapi("PublishBatchResult");
 
 /** One subscription of a consumer group: a tag expression or an SQL filter that compiles. */
 export const SubscriptionSchema = z.object({

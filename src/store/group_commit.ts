@@ -102,13 +102,29 @@ export class GroupCommitter {
 
   /** Commits `writes`, alone or with others; false when its checks failed. */
   commit(writes: WriteSet): Promise<boolean> {
+    const promise = this.#enqueue(writes);
+    if (this.#lanes === 0) this.#drain();
+    return promise;
+  }
+
+  /**
+   * Commits each of `changes` as {@linkcode commit} does, all queued before
+   * the first commit is taken, so a batch shares as few commits as the
+   * limits allow (calling `commit` in a loop would send the first alone).
+   */
+  commitAll(changes: readonly WriteSet[]): Promise<boolean>[] {
+    const promises = changes.map((writes) => this.#enqueue(writes));
+    if (this.#lanes === 0 && this.#queue.length > 0) this.#drain();
+    return promises;
+  }
+
+  #enqueue(writes: WriteSet): Promise<boolean> {
     if (writes.mutations + writes.visible.length === 0 && writes.checks === 0) {
       settle({ writes, resolve: () => {}, reject: () => {} }, true);
       return Promise.resolve(true);
     }
     const { promise, resolve, reject } = Promise.withResolvers<boolean>();
     this.#queue.push({ writes, resolve, reject });
-    if (this.#lanes === 0) this.#drain();
     return promise;
   }
 

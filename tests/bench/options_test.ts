@@ -43,3 +43,20 @@ Deno.test("USAGE documents --peer nats, --no-peer and ESCROW_BENCH_NATS_SERVER",
   assertStringIncludes(USAGE, "--no-peer");
   assertStringIncludes(USAGE, "ESCROW_BENCH_NATS_SERVER");
 });
+
+Deno.test("parseBenchOptions() runs both ways of talking to Escrow by default, SDK first", () => {
+  assertEquals(parseBenchOptions([], {}).clients, ["sdk", "http"]);
+  assertEquals(parseBenchOptions(["--quick"], {}).clients, ["sdk", "http"]);
+  assertEquals(parseBenchOptions(["--clients", "http"], {}).clients, ["http"]);
+  assertEquals(parseBenchOptions(["--clients=http,sdk"], {}).clients, ["sdk", "http"]);
+  assertStringIncludes(USAGE, "--clients");
+});
+
+Deno.test("parseBenchOptions() refuses a way of talking to Escrow it does not know", () => {
+  assertThrows(
+    () => parseBenchOptions(["--clients", "grpc"], {}),
+    RangeError,
+    "Cannot read --clients: unknown client grpc",
+  );
+  assertThrows(() => parseBenchOptions(["--clients", ","], {}), RangeError, "empty");
+});

@@ -1,7 +1,9 @@
 /**
  * `Consumer` against a real broker: it keeps to its concurrency, acks what
  * succeeded, nacks what threw (the group's retry schedule redelivers it),
- * extends the visibility of slow handlers, and stops gracefully.
+ * extends the visibility of slow handlers, and stops gracefully. The tests
+ * that count receive requests or hold their answers pin the long-poll
+ * transport; consumer_stream_test.ts covers the stream.
  *
  * @module
  */
@@ -185,7 +187,7 @@ Deno.test("stop() waits for running handlers, acks them, then resolves; no recei
     started.push(message.messageId);
     await delay(message.body === 0 ? 200 : 400);
     finished.push(message.messageId);
-  }, { concurrency: 4, waitSeconds: 1, onError: () => {} });
+  }, { concurrency: 4, waitSeconds: 1, onError: () => {}, transport: "poll" });
 
   consumer.start();
   await waitFor(() => started.length, (n) => n === 2, { what: "both handlers to start" });
@@ -249,7 +251,7 @@ Deno.test("stop() lets an answer already on its way land: its message is handled
   const errors: unknown[] = [];
   const consumer = new Consumer(new EscrowClient(proxy.url), "ops", (message) => {
     handled.push(message.messageId);
-  }, { waitSeconds: 1, onError: (e) => errors.push(e) });
+  }, { waitSeconds: 1, onError: (e) => errors.push(e), transport: "poll" });
 
   consumer.start();
   await consumer.stop();
@@ -341,7 +343,7 @@ Deno.test("stop() never strands a message: each is handled and acked, or at once
       handled.add(message.messageId);
       await release.promise;
       if (stopped) late.push(message.messageId);
-    }, { waitSeconds: 5, onError: (e) => errors.push(e) });
+    }, { waitSeconds: 5, onError: (e) => errors.push(e), transport: "poll" });
 
     await round.run(consumer, async () => {
       ids.push((await live.client.publish("Trade", { body: published++ })).messageId);

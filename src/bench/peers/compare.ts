@@ -9,7 +9,9 @@
  * @module
  */
 import type { Metrics } from "../phase.ts";
-import type { RowSpec } from "../report.ts";
+import { formatNumber, loadCheckRow, loadCheckRows, type RowSpec } from "../report.ts";
+import { metricPrefix } from "../phase.ts";
+import type { ClientKind } from "../protocol.ts";
 import { median } from "../stats.ts";
 
 /** A comparison's goal: a bound on the ratio Escrow / peer, or on Escrow's own figure. */
@@ -44,7 +46,9 @@ export interface ComparisonRow {
 }
 
 /**
- * Issue 10's comparisons with NATS JetStream, for an open-loop latency phase at `rate` msg/s.
+ * Issue 10's comparisons with NATS JetStream, for an open-loop latency phase
+ * at `rate` msg/s, with Escrow's publish, fan-out and latency figures of
+ * `client`'s way of talking to it (tx, RSS: the one tx phase, all phases).
  *
  * @example
  * ```ts
@@ -52,33 +56,34 @@ export interface ComparisonRow {
  * console.log(natsComparisons(1000)[0]!.peerKey); // "nats.e2e.seconds"
  * ```
  */
-export function natsComparisons(rate: number): ComparisonSpec[] {
+export function natsComparisons(rate: number, client: ClientKind = "http"): ComparisonSpec[] {
   const at = `at ${rate.toLocaleString("en-US")} msg/s`;
+  const way = (phase: string) => metricPrefix(client, phase);
   return [
     {
       label: "fan-out: first publish → all acked (s)",
-      escrowKey: "e2e.seconds",
+      escrowKey: `${way("e2e")}.seconds`,
       peerKey: "nats.e2e.seconds",
       digits: 2,
       target: { ratioAtMost: 0.5 },
     },
     {
       label: "confirmed publish msg/s",
-      escrowKey: "publish.msgPerSec",
+      escrowKey: `${way("publish")}.msgPerSec`,
       peerKey: "nats.publish.msgPerSec",
       digits: 0,
       target: { ratioAtLeast: 1.5 },
     },
     {
       label: `p99 publish → receipt ${at} (ms)`,
-      escrowKey: "latency.p99Ms",
+      escrowKey: `${way("latency")}.p99Ms`,
       peerKey: "nats.latency.p99Ms",
       digits: 2,
       target: { ratioAtMost: 1 },
     },
     {
       label: `p50 publish → receipt ${at} (ms)`,
-      escrowKey: "latency.p50Ms",
+      escrowKey: `${way("latency")}.p50Ms`,
       peerKey: "nats.latency.p50Ms",
       digits: 2,
     },
@@ -91,7 +96,7 @@ export function natsComparisons(rate: number): ComparisonSpec[] {
     },
     {
       label: "broker CPU µs per message (fan-out)",
-      escrowKey: "e2e.cpuUsPerMsg",
+      escrowKey: `${way("e2e")}.cpuUsPerMsg`,
       peerKey: "nats.e2e.cpuUsPerMsg",
       digits: 0,
       target: { ratioAtMost: 0.7 },
@@ -105,16 +110,55 @@ export function natsComparisons(rate: number): ComparisonSpec[] {
     },
     {
       label: "fan-out: deliveries/s (5 groups)",
-      escrowKey: "e2e.deliveriesPerSec",
+      escrowKey: `${way("e2e")}.deliveriesPerSec`,
       peerKey: "nats.e2e.deliveriesPerSec",
       digits: 0,
     },
     {
       label: "client CPU µs per message (fan-out, all clients)",
-      escrowKey: "e2e.clientCpuUsPerMsg",
+      escrowKey: `${way("e2e")}.clientCpuUsPerMsg`,
       peerKey: "nats.e2e.clientCpuUsPerMsg",
       digits: 0,
     },
+  ];
+}
+
+/**
+ * The two ways of talking to Escrow side by side, both from the same run:
+ * the SDK's figure (`sdk.`-prefixed) against plain HTTP's, for a latency
+ * phase at `rate` msg/s; the ratio is SDK / HTTP.
+ *
+ * @example
+ * ```ts
+ * import { clientComparisons } from "./compare.ts";
+ * const [publish] = clientComparisons(1000);
+ * console.log(publish!.escrowKey, publish!.peerKey); // "sdk.publish.msgPerSec" "publish.msgPerSec"
+ * ```
+ */
+export function clientComparisons(rate: number): ComparisonSpec[] {
+  const at = `at ${rate.toLocaleString("en-US")} msg/s`;
+  const both = (label: string, key: string, digits: number): ComparisonSpec => ({
+    label,
+    escrowKey: `sdk.${key}`,
+    peerKey: key,
+    digits,
+  });
+  return [
+    both("publish: confirmed msg/s", "publish.msgPerSec", 0),
+    both("publish: p50 send → confirmed under full load (ms)", "publish.confirmP50Ms", 1),
+    both("publish: p99 send → confirmed under full load (ms)", "publish.confirmP99Ms", 1),
+    both("publish: broker CPU µs per message", "publish.cpuUsPerMsg", 0),
+    both("publish: client CPU µs per message", "publish.clientCpuUsPerMsg", 0),
+    both("fan-out: first publish → all acked (s)", "e2e.seconds", 2),
+    both("fan-out: deliveries/s (5 groups)", "e2e.deliveriesPerSec", 0),
+    both("fan-out: publish msg/s while consumers run", "e2e.publishMsgPerSec", 0),
+    both("fan-out: broker CPU µs per message", "e2e.cpuUsPerMsg", 0),
+    both("fan-out: client CPU µs per message", "e2e.clientCpuUsPerMsg", 0),
+    both(`latency: p50 publish → receipt ${at} (ms)`, "latency.p50Ms", 1),
+    both(`latency: p99 publish → receipt ${at} (ms)`, "latency.p99Ms", 1),
+    both(`latency: p99 publish → confirmed ${at} (ms)`, "latency.confirmP99Ms", 1),
+    both("broker peak RSS MB (publish)", "publish.peakRssMb", 0),
+    both("broker peak RSS MB (fan-out)", "e2e.peakRssMb", 0),
   ];
 }
 
@@ -129,51 +173,13 @@ export function natsComparisons(rate: number): ComparisonSpec[] {
  * ```
  */
 export function natsCheckRows(): RowSpec[] {
-  const counts = (label: string, keys: string[], mustBeZero: string[] = []): RowSpec => ({
-    kind: "counts",
-    label,
-    keys,
-    mustBeZero,
-  });
-  const fanOut = (phase: string, lostKey = "lost") => [
-    `nats.${phase}.${lostKey}`,
-    `nats.${phase}.duplicates`,
-    `nats.${phase}.wrong`,
-    `nats.${phase}.errors`,
-    `nats.${phase}.timedOut`,
-  ];
-  return [
-    counts("NATS publish: errors / timed out", ["nats.publish.errors", "nats.publish.timedOut"]),
-    counts(
-      "NATS fan-out: lost / duplicates / wrong / errors / timed out",
-      fanOut("e2e"),
-      ["nats.e2e.lost", "nats.e2e.wrong"],
-    ),
-    counts(
-      "NATS latency: lost / duplicates / wrong / errors / timed out",
-      fanOut("latency"),
-      ["nats.latency.lost", "nats.latency.wrong"],
-    ),
-    counts(
-      "NATS dedup: missing / duplicates / wrong / errors / timed out",
-      fanOut("tx", "missing"),
-      ["nats.tx.missing", "nats.tx.wrong"],
-    ),
-  ];
+  return [...loadCheckRows("nats", "NATS"), loadCheckRow("nats", "NATS dedup", "tx", "missing")];
 }
 
-function formatNumber(value: number, digits: number): string {
-  if (!Number.isFinite(value)) return "n/a";
-  return value.toLocaleString("en-US", {
-    minimumFractionDigits: digits,
-    maximumFractionDigits: digits,
-  });
-}
-
-function targetText(target: ComparisonTarget | undefined): string {
+function targetText(target: ComparisonTarget | undefined, right: string): string {
   if (target === undefined) return "";
-  if ("ratioAtMost" in target) return `≤ ${target.ratioAtMost} × NATS`;
-  if ("ratioAtLeast" in target) return `≥ ${target.ratioAtLeast} × NATS`;
+  if ("ratioAtMost" in target) return `≤ ${target.ratioAtMost} × ${right}`;
+  if ("ratioAtLeast" in target) return `≥ ${target.ratioAtLeast} × ${right}`;
   return `Escrow ≤ ${target.escrowAtMost} ${target.unit}`;
 }
 
@@ -211,6 +217,7 @@ export function meetsComparison(target: ComparisonTarget, escrow: number, ratio:
 export function compareRows(
   specs: readonly ComparisonSpec[],
   runs: readonly Metrics[],
+  right = "NATS",
 ): ComparisonRow[] {
   const rows: ComparisonRow[] = [];
   for (const spec of specs) {
@@ -237,7 +244,7 @@ export function compareRows(
       escrow: formatNumber(escrow, spec.digits),
       peer: formatNumber(median(peers), spec.digits),
       ratio: formatNumber(ratio, 2),
-      target: targetText(target),
+      target: targetText(target, right),
       status,
       runs: ratios.map((r) => formatNumber(r, 2)).join(", "),
     });
@@ -256,11 +263,16 @@ export function compareRows(
  * }]));
  * ```
  */
-export function formatComparison(peerName: string, rows: readonly ComparisonRow[]): string {
+export function formatComparison(
+  peerName: string,
+  rows: readonly ComparisonRow[],
+  names: { readonly title?: string; readonly left?: string; readonly right?: string } = {},
+): string {
+  const { left = "Escrow", right: rightName = "NATS" } = names;
   const header: ComparisonRow = {
     label: "figure",
-    escrow: "Escrow",
-    peer: "NATS",
+    escrow: left,
+    peer: rightName,
     ratio: "ratio",
     target: "target",
     status: "",
@@ -281,7 +293,8 @@ export function formatComparison(peerName: string, rows: readonly ComparisonRow[
     [...columns.map((c) => pad(row, c)), row.runs].join("  ").trimEnd();
   const width = columns.reduce((sum, c) => sum + widths[c], 0) + 2 * columns.length;
   return [
-    `Escrow vs ${peerName}, same machine, same run (ratio = Escrow / NATS, median of the runs' ratios)`,
+    names.title ??
+      `${left} vs ${peerName}, same machine, same run (ratio = ${left} / ${rightName}, median of the runs' ratios)`,
     line(header),
     "-".repeat(width),
     ...rows.map(line),

@@ -14,55 +14,10 @@
  * @module
  */
 import type { ConsumerMessages, JetStreamClient, JsMsg } from "nats";
-import { FailureLog } from "../http_client.ts";
-import { readCpuMicros } from "../proc_stats.ts";
-import {
-  type ConsumerConfig,
-  type ConsumerResult,
-  epochMs,
-  type GroupDeliveries,
-} from "../protocol.ts";
+import { ConsumerProgress, type GroupProgress } from "../group_progress.ts";
+import { type ConsumerConfig, type ConsumerResult, epochMs } from "../protocol.ts";
 import type { WorkerControl } from "../worker_control.ts";
-import { acceptsTag } from "../workload.ts";
 import { NATS_STREAM, natsDurablesOf, tagOfSubject } from "./nats_workload.ts";
-
-/** One group's progress over all its durables. */
-class GroupProgress {
-  readonly name: string;
-  readonly tags: string;
-  expected: number;
-  readonly ids: string[] = [];
-  readonly acked = new Set<string>();
-  readonly latenciesMs: number[] = [];
-  wrongTag = 0;
-  deliveries = 0;
-  ackFailed = 0;
-  lastNewAckAt = NaN;
-  doneAt = NaN;
-
-  constructor(name: string, tags: string, expected: number) {
-    this.name = name;
-    this.tags = tags;
-    this.expected = expected;
-  }
-
-  get done(): boolean {
-    return this.acked.size >= this.expected;
-  }
-
-  report(): GroupDeliveries {
-    return {
-      name: this.name,
-      ids: this.ids,
-      wrongTag: this.wrongTag,
-      doneAt: this.done ? (Number.isNaN(this.doneAt) ? this.lastNewAckAt : this.doneAt) : NaN,
-      receives: this.deliveries,
-      emptyReceives: 0,
-      ackFailed: this.ackFailed,
-      latenciesMs: this.latenciesMs,
-    };
-  }
-}
 
 /**
  * Consumes as `config` says over `js` once `go` has come, until `stop` (or,
@@ -83,50 +38,28 @@ export async function natsConsume(
   config: ConsumerConfig,
   control: WorkerControl,
 ): Promise<ConsumerResult> {
-  const groups = config.groups.map((g) =>
-    new GroupProgress(g.name, g.tags, g.expected ?? Number.POSITIVE_INFINITY)
-  );
-  const failures = new FailureLog();
-  const cpuBefore = readCpuMicros("self");
   const decoder = new TextDecoder();
-  let firstReceiveAt = NaN;
-  let reportedDone = false;
   const loops: ConsumerMessages[] = [];
   const stopAll = () => {
     for (const loop of loops) loop.stop();
   };
-
-  const checkDone = () => {
-    if (reportedDone || !groups.every((g) => g.done)) return;
-    reportedDone = true;
-    control.emit({ type: "done", at: epochMs() });
-    if (config.stopWhenDone) stopAll();
-  };
-  control.onExpect = (counts) => {
-    for (const group of groups) {
-      const count = counts[group.name];
-      if (count !== undefined) group.expected = count;
-    }
-    checkDone();
-  };
+  const progress = new ConsumerProgress(config, control, stopAll);
+  const { failures } = progress;
 
   const handle = async (group: GroupProgress, message: JsMsg) => {
     const receivedAt = epochMs();
-    if (Number.isNaN(firstReceiveAt)) firstReceiveAt = receivedAt;
+    progress.received(receivedAt);
     const id = String(message.seq);
-    group.deliveries++;
-    group.ids.push(id);
-    if (!acceptsTag(group.tags, tagOfSubject(message.subject))) group.wrongTag++;
-    if (config.recordLatency) {
-      const sentAt = (JSON.parse(decoder.decode(message.data)) as { sentAt?: number }).sentAt;
-      if (typeof sentAt === "number") group.latenciesMs.push(receivedAt - sentAt);
-    }
-    const isNew = !group.acked.has(id);
-    if (isNew) group.acked.add(id);
-    if (!isNew || !group.done) {
+    group.receives++;
+    const sentAt = config.recordLatency
+      ? (JSON.parse(decoder.decode(message.data)) as { sentAt?: number }).sentAt
+      : undefined;
+    group.delivered(id, tagOfSubject(message.subject), receivedAt, sentAt, config.recordLatency);
+    const isNew = !group.hasAcked(id);
+    if (!isNew || group.ackedCount + 1 < group.expected) {
       message.ack();
-      if (isNew) group.lastNewAckAt = epochMs();
-      return checkDone();
+      if (isNew) group.acked(id, epochMs());
+      return progress.checkDone();
     }
     // This ack completes the group: wait for the server to confirm it.
     try {
@@ -134,15 +67,16 @@ export async function natsConsume(
     } catch (error) {
       failures.addRequest("ack", error);
     }
-    group.lastNewAckAt = group.doneAt = epochMs();
-    checkDone();
+    group.acked(id, epochMs());
+    group.doneAt = group.lastNewAckAt;
+    progress.checkDone();
   };
 
   const pull = async (group: GroupProgress, durable: string) => {
     const consumer = await js.consumers.get(NATS_STREAM, durable);
     const messages = await consumer.consume({ max_messages: config.max });
     loops.push(messages);
-    if (control.isStopped || (config.stopWhenDone && reportedDone)) messages.stop();
+    if (control.isStopped || (config.stopWhenDone && progress.reportedDone)) messages.stop();
     for await (const message of messages) {
       try {
         await handle(group, message);
@@ -154,10 +88,10 @@ export async function natsConsume(
 
   const deadline = setTimeout(stopAll, config.deadlineMs);
   control.stopped.then(stopAll);
-  checkDone();
+  progress.checkDone();
   try {
     await Promise.all(
-      groups.flatMap((group, g) =>
+      progress.groups.flatMap((group, g) =>
         natsDurablesOf(config.groups[g]!).map(({ durable }) =>
           pull(group, durable).catch((error) => failures.addRequest(`consume ${durable}`, error))
         )
@@ -166,13 +100,5 @@ export async function natsConsume(
   } finally {
     clearTimeout(deadline);
   }
-  return {
-    role: "consumer",
-    groups: groups.map((g) => g.report()),
-    firstReceiveAt,
-    errors: failures.count,
-    errorSamples: failures.samples,
-    timedOut: !control.isStopped && !(config.stopWhenDone && reportedDone),
-    cpuMicros: readCpuMicros("self") - cpuBefore,
-  };
+  return progress.result();
 }

@@ -11,6 +11,8 @@
 import type { PhaseName } from "../options.ts";
 import type { Metrics, PhaseEnv } from "../phase.ts";
 import { fanOutMetrics } from "../phases/e2e.ts";
+import { latencyMetrics } from "../phases/latency.ts";
+import { publishMetrics } from "../phases/publish.ts";
 import { FAN_OUT_GROUPS } from "../workload.ts";
 import { runNatsLoad } from "./nats_load.ts";
 
@@ -35,18 +37,7 @@ async function runNatsPublish(env: PhaseEnv, binary: string): Promise<Metrics> {
     dedup: false,
   });
   logErrors(env, "publish", outcome.errorSamples);
-  const p = `${PREFIX}.publish`;
-  return {
-    [`${p}.msgPerSec`]: outcome.publishMsgPerSec,
-    [`${p}.confirmed`]: outcome.confirmed,
-    [`${p}.errors`]: outcome.publishErrors,
-    [`${p}.timedOut`]: outcome.timedOut ? 1 : 0,
-    [`${p}.confirmP50Ms`]: outcome.confirmP50Ms,
-    [`${p}.confirmP99Ms`]: outcome.confirmP99Ms,
-    [`${p}.cpuUsPerMsg`]: outcome.cpuMicrosPerMessage,
-    [`${p}.peakRssMb`]: outcome.peakRssMb,
-    [`${p}.otherCpuPct`]: outcome.otherCpuPercent,
-  };
+  return publishMetrics(`${PREFIX}.publish`, outcome);
 }
 
 async function runNatsE2e(env: PhaseEnv, binary: string): Promise<Metrics> {
@@ -73,22 +64,7 @@ async function runNatsLatency(env: PhaseEnv, binary: string): Promise<Metrics> {
     dedup: false,
   });
   logErrors(env, "latency", outcome.errorSamples);
-  const p = `${PREFIX}.latency`;
-  return {
-    [`${p}.p50Ms`]: outcome.latency?.p50 ?? NaN,
-    [`${p}.p99Ms`]: outcome.latency?.p99 ?? NaN,
-    [`${p}.maxMs`]: outcome.latency?.max ?? NaN,
-    [`${p}.confirmP50Ms`]: outcome.confirmP50Ms,
-    [`${p}.confirmP99Ms`]: outcome.confirmP99Ms,
-    [`${p}.lateSends`]: outcome.lateSends,
-    [`${p}.cpuUsPerMsg`]: outcome.cpuMicrosPerMessage,
-    [`${p}.peakRssMb`]: outcome.peakRssMb,
-    [`${p}.lost`]: outcome.lost,
-    [`${p}.duplicates`]: outcome.duplicates,
-    [`${p}.wrong`]: outcome.wrong,
-    [`${p}.errors`]: outcome.publishErrors + outcome.consumerErrors,
-    [`${p}.timedOut`]: outcome.timedOut ? 1 : 0,
-  };
+  return latencyMetrics(`${PREFIX}.latency`, outcome);
 }
 
 async function runNatsTx(env: PhaseEnv, binary: string): Promise<Metrics> {

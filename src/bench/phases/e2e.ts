@@ -1,13 +1,15 @@
 /**
  * Phase 2, e2e: the five pull groups of the fund company's scenario, one
- * consumer process each, then N messages published as in phase 1. The figure
- * is the time from the first publish until every group has acked every
- * message it should get; deliveries are checked per message id.
+ * consumer process each, then N messages published as in phase 1, once per
+ * way of talking to Escrow (SDK, plain HTTP). The figure is the time from the
+ * first publish until every group has acked every message it should get;
+ * deliveries are checked per message id.
  *
  * @module
  */
 import { type FanOutOutcome, runFanOut } from "../fan_out.ts";
-import { cpuBreakdown, type Metrics, type PhaseEnv } from "../phase.ts";
+import { cpuBreakdown, metricPrefix, type Metrics, type PhaseEnv } from "../phase.ts";
+import type { ClientKind } from "../protocol.ts";
 import { FAN_OUT_GROUPS } from "../workload.ts";
 
 /**
@@ -41,23 +43,25 @@ export function fanOutMetrics(prefix: string, outcome: FanOutOutcome): Metrics {
 }
 
 /**
- * Runs the e2e phase once.
+ * Runs the e2e phase once, its clients talking to Escrow the `client` way.
  *
  * @example
  * ```ts ignore
  * import { runE2ePhase } from "./e2e.ts";
  * declare const env: import("../phase.ts").PhaseEnv;
- * console.log((await runE2ePhase(env))["e2e.seconds"]);
+ * console.log((await runE2ePhase(env, "http"))["e2e.seconds"]);
  * ```
  */
-export async function runE2ePhase(env: PhaseEnv): Promise<Metrics> {
+export async function runE2ePhase(env: PhaseEnv, client: ClientKind): Promise<Metrics> {
   const { options } = env;
   const outcome = await runFanOut(env, {
     groups: FAN_OUT_GROUPS,
     messages: options.n,
     mode: { kind: "closed", publishers: options.publishers, inflight: options.inflight },
     recordLatency: false,
+    client,
   });
-  for (const sample of outcome.errorSamples.slice(0, 3)) env.log(`e2e error: ${sample}`);
-  return fanOutMetrics("e2e", outcome);
+  const prefix = metricPrefix(client, "e2e");
+  for (const sample of outcome.errorSamples.slice(0, 3)) env.log(`${prefix} error: ${sample}`);
+  return fanOutMetrics(prefix, outcome);
 }

@@ -10,9 +10,15 @@ import { monotonicUlid } from "@std/ulid";
 import { encodeBody } from "../../domain/body.ts";
 import type { MessagePublished } from "../../domain/events.ts";
 import type { MessageInput, MessageRecord } from "../../domain/message.ts";
-import { DEDUP_WINDOW_MS } from "../../domain/names.ts";
+import { DEDUP_WINDOW_MS, MAX_BATCH_MESSAGES } from "../../domain/names.ts";
 import { keys } from "../../store/keys.ts";
-import { type MessageFields, type StagedBody, writeMessage } from "../../store/message_store.ts";
+import type { EncodedBody } from "../../domain/body.ts";
+import {
+  type MessageFields,
+  needsStaging,
+  type StagedBody,
+  writeMessage,
+} from "../../store/message_store.ts";
 import { WriteSet } from "../../store/write_set.ts";
 import { ContentionError } from "../../domain/errors.ts";
 import { type EngineDeps, MAX_WRITE_ATTEMPTS } from "../deps.ts";
@@ -28,6 +34,14 @@ export interface PublishResult {
   /** True when `dedupId` matched an earlier message: nothing new was stored. */
   readonly duplicate: boolean;
 }
+
+/**
+ * One message's outcome in a batch: its result, or the error that refused
+ * it alone (the batch's other messages are not affected).
+ */
+export type BatchOutcome =
+  | { readonly ok: true; readonly result: PublishResult }
+  | { readonly ok: false; readonly error: unknown };
 
 /** Value stored under a dedup key. */
 interface DedupRecord {
@@ -118,6 +132,16 @@ export function messageFields(
   };
 }
 
+/** Dedup keys one `getMany` reads (Deno KV's limit). */
+const DEDUP_READ_CHUNK = 10;
+
+/** A message of a batch ready for its first commit. */
+interface Prepared {
+  readonly index: number;
+  readonly input: MessageInput;
+  readonly body: EncodedBody;
+}
+
 /**
  * Publishing normal (non-transactional) messages.
  *
@@ -147,9 +171,174 @@ export class Publisher {
    * message, stores nothing.
    */
   async publish(topic: string, input: MessageInput): Promise<PublishResult> {
-    const { kv, clock, committer } = this.#deps;
     await this.#topics.require(topic);
-    const body = encodeBody(input);
+    return await this.#publishOne(topic, input, encodeBody(input));
+  }
+
+  /**
+   * Publishes many messages to one topic, each as {@linkcode publish} would
+   * (its own id, its own dedup answer), with their first attempts queued
+   * together so they share as few group commits as Deno KV's limits allow.
+   * Each message succeeds or fails alone: an invalid body, a value KV
+   * refuses or a lost dedup race is that message's outcome only. Two
+   * messages with the same `dedupId` behave as if sent one after the other
+   * (the later is a duplicate of the earlier). Every outcome follows its
+   * message's commit. The missing topic fails the whole call (NotFound).
+   *
+   * @param topic The topic every message goes to.
+   * @param inputs The messages, at most {@linkcode MAX_BATCH_MESSAGES}.
+   * @returns One outcome per message, in order.
+   * @throws {RangeError} with more than {@linkcode MAX_BATCH_MESSAGES} messages.
+   *
+   * @example
+   * ```ts
+   * import { Publisher } from "./publisher.ts";
+   * declare const publisher: Publisher;
+   * const outcomes = await publisher.publishBatch("Trade", [{ body: 1 }, { body: 2 }]);
+   * console.log(outcomes.every((o) => o.ok));
+   * ```
+   */
+  async publishBatch(topic: string, inputs: readonly MessageInput[]): Promise<BatchOutcome[]> {
+    if (inputs.length > MAX_BATCH_MESSAGES) {
+      throw new RangeError(
+        `Cannot publish a batch: it has ${inputs.length} messages, the limit is ${MAX_BATCH_MESSAGES}`,
+      );
+    }
+    await this.#topics.require(topic);
+    const outcomes = new Array<Promise<BatchOutcome>>(inputs.length);
+    const settled = (promise: Promise<PublishResult>): Promise<BatchOutcome> =>
+      promise.then((result) => ({ ok: true, result }), (error) => ({ ok: false, error }));
+    // The first of each dedup id takes the shared path; a repeat waits for it, then runs alone.
+    const firstOfDedup = new Map<string, number>();
+    const shared: Prepared[] = [];
+    const repeats: (Prepared & { readonly earlier: number })[] = [];
+    inputs.forEach((input, index) => {
+      let body: EncodedBody;
+      try {
+        body = encodeBody(input);
+      } catch (error) {
+        outcomes[index] = Promise.resolve({ ok: false, error });
+        return;
+      }
+      const earlier = input.dedupId !== undefined ? firstOfDedup.get(input.dedupId) : undefined;
+      if (earlier !== undefined) {
+        repeats.push({ index, input, body, earlier });
+        firstOfDedup.set(input.dedupId!, index);
+        return;
+      }
+      if (input.dedupId !== undefined) firstOfDedup.set(input.dedupId, index);
+      // A body staged in commits of its own gains nothing from sharing.
+      if (needsStaging(body)) outcomes[index] = settled(this.#publishOne(topic, input, body));
+      else shared.push({ index, input, body });
+    });
+    const sharedOutcomes = this.#publishShared(topic, shared);
+    shared.forEach((item, k) => (outcomes[item.index] = sharedOutcomes[k]!));
+    // In index order, so the earlier message a repeat waits for has its outcome already.
+    for (const { index, input, body, earlier } of repeats) {
+      outcomes[index] = outcomes[earlier]!.then(() =>
+        settled(this.#publishOne(topic, input, body))
+      );
+    }
+    return await Promise.all(outcomes);
+  }
+
+  /** The first attempts of `items` in shared commits; a lost check retries alone. */
+  #publishShared(topic: string, items: readonly Prepared[]): Promise<BatchOutcome>[] {
+    const { clock, committer } = this.#deps;
+    const seen = this.#readDedup(topic, items);
+    const built = seen.then((entries) => {
+      const at = clock();
+      return items.map((item, k) => {
+        const entry = entries[k];
+        if (entry?.value && at - entry.value.publishedAt < DEDUP_WINDOW_MS) {
+          return { duplicate: { ...entry.value, topic, duplicate: true } as PublishResult };
+        }
+        return this.#build(topic, item.input, item.body, monotonicUlid(), at, entry?.versionstamp);
+      });
+    });
+    const commits = built.then((all) => {
+      const writes = all.flatMap((b) => "op" in b ? [b.op] : []);
+      const promises = committer.commitAll(writes);
+      let next = 0;
+      return all.map((b) => "op" in b ? promises[next++]! : undefined);
+    });
+    // A failed dedup read reaches every message through `built`; this one is not awaited then.
+    commits.catch(() => {});
+    return items.map(async (item, k): Promise<BatchOutcome> => {
+      try {
+        const b = (await built)[k]!;
+        if ("duplicate" in b) return { ok: true, result: b.duplicate };
+        if (await (await commits)[k]!) return { ok: true, result: b.result };
+        // The dedup check lost: the single path re-reads and answers the winner.
+        return { ok: true, result: await this.#publishOne(topic, item.input, item.body) };
+      } catch (error) {
+        return { ok: false, error };
+      }
+    });
+  }
+
+  /** The dedup entries of `items` (undefined for one without a dedup id), read ten at a time. */
+  async #readDedup(
+    topic: string,
+    items: readonly Prepared[],
+  ): Promise<(Deno.KvEntryMaybe<DedupRecord> | undefined)[]> {
+    const { kv } = this.#deps;
+    const wanted = items.flatMap((item, k) =>
+      item.input.dedupId !== undefined ? [{ k, key: keys.dedup(topic, item.input.dedupId) }] : []
+    );
+    const entries = new Array<Deno.KvEntryMaybe<DedupRecord> | undefined>(items.length);
+    const chunks: Promise<void>[] = [];
+    for (let i = 0; i < wanted.length; i += DEDUP_READ_CHUNK) {
+      const chunk = wanted.slice(i, i + DEDUP_READ_CHUNK);
+      chunks.push(
+        kv.getMany<DedupRecord[]>(chunk.map((w) => w.key)).then((read) =>
+          read.forEach((entry, j) => (entries[chunk[j]!.k] = entry))
+        ),
+      );
+    }
+    await Promise.all(chunks);
+    return entries;
+  }
+
+  /**
+   * The writes that store and publish one message (with its dedup record,
+   * checked at `seenVersion`), and what it answers once they committed.
+   */
+  #build(
+    topic: string,
+    input: MessageInput,
+    body: EncodedBody,
+    messageId: string,
+    at: number,
+    seenVersion: string | null | undefined,
+    staged?: StagedBody,
+  ): { op: WriteSet; result: PublishResult } {
+    const op = new WriteSet();
+    const record = writeMessage(op, messageFields(messageId, topic, input, at), body, staged);
+    if (input.dedupId !== undefined) {
+      const dedupKey = keys.dedup(topic, input.dedupId);
+      const dedup: DedupRecord = {
+        messageId,
+        publishedAt: at,
+        ...(input.tag !== undefined ? { tag: input.tag } : {}),
+      };
+      op.check({ key: dedupKey, versionstamp: seenVersion ?? null })
+        .set(dedupKey, dedup, { expireIn: DEDUP_WINDOW_MS });
+    }
+    makeVisible(op, [record], at);
+    const result: PublishResult = {
+      messageId,
+      topic,
+      publishedAt: at,
+      duplicate: false,
+      ...(input.tag !== undefined ? { tag: input.tag } : {}),
+    };
+    return { op, result };
+  }
+
+  /** Publishes one message of an existing topic, retrying a lost dedup check. */
+  async #publishOne(topic: string, input: MessageInput, body: EncodedBody): Promise<PublishResult> {
+    const { kv, clock, committer } = this.#deps;
     const dedupKey = input.dedupId !== undefined ? keys.dedup(topic, input.dedupId) : undefined;
     let staged: StagedBody | undefined;
     let committed = false;
@@ -163,28 +352,18 @@ export class Publisher {
         // A staged body keeps its message id through the attempts: its chunks are under it.
         const messageId = staged?.messageId ?? monotonicUlid();
         staged ??= await this.#uploads.stageIfLarge(messageId, body);
-        const at = clock();
-        const op = new WriteSet();
-        const record = writeMessage(op, messageFields(messageId, topic, input, at), body, staged);
-        if (dedupKey) {
-          const dedup: DedupRecord = {
-            messageId,
-            publishedAt: at,
-            ...(input.tag !== undefined ? { tag: input.tag } : {}),
-          };
-          op.check({ key: dedupKey, versionstamp: seen?.versionstamp ?? null })
-            .set(dedupKey, dedup, { expireIn: DEDUP_WINDOW_MS });
-        }
-        makeVisible(op, [record], at);
+        const { op, result } = this.#build(
+          topic,
+          input,
+          body,
+          messageId,
+          clock(),
+          seen?.versionstamp,
+          staged,
+        );
         if (await committer.commit(op)) {
           committed = true;
-          return {
-            messageId,
-            topic,
-            publishedAt: at,
-            duplicate: false,
-            ...(input.tag !== undefined ? { tag: input.tag } : {}),
-          };
+          return result;
         }
         // The dedup check lost (loop to return the winner's message), or the upload was collected.
         await this.#uploads.requireStaged(staged, `publish to ${topic}`);

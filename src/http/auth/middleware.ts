@@ -10,6 +10,7 @@
  */
 import type { Context, MiddlewareHandler } from "hono";
 import { matchedRoutes } from "hono/route";
+import { decodeBase64Url } from "@std/encoding/base64url";
 import { problemResponse } from "../problem.ts";
 import type { AppEnv } from "../router.ts";
 import { ruleOf } from "./route_permissions.ts";
@@ -34,6 +35,33 @@ export function bearerToken(header: string | undefined): string | "missing" | "m
   const token = /^Bearer +(\S+) *$/i.exec(header)?.[1];
   return token !== undefined && TOKEN_PATTERN.test(token) ? token : "malformed";
 }
+
+/**
+ * The bearer token a WebSocket handshake carries in its subprotocols, as
+ * `escrow.bearer.<the token as base64url>` (a browser's WebSocket cannot
+ * send an `Authorization` header, and a subprotocol is a header token, so
+ * `/`, `+` and `=` are encoded), written as an `Authorization` value;
+ * `undefined` when none is offered, `"malformed"` when it does not decode.
+ *
+ * @example
+ * ```ts
+ * import { protocolBearer } from "./middleware.ts";
+ * console.log(protocolBearer("escrow.v1, escrow.bearer.czNjcmV0")); // "Bearer s3cret"
+ * console.log(protocolBearer(undefined)); // undefined
+ * ```
+ */
+export function protocolBearer(header: string | undefined): string | undefined {
+  const offered = header?.split(",").map((p) => p.trim()).find((p) => p.startsWith(BEARER_PREFIX));
+  if (offered === undefined) return undefined;
+  try {
+    const bytes = decodeBase64Url(offered.slice(BEARER_PREFIX.length));
+    return `Bearer ${new TextDecoder("utf-8", { fatal: true }).decode(bytes)}`;
+  } catch {
+    return "malformed";
+  }
+}
+
+const BEARER_PREFIX = "escrow.bearer.";
 
 const REASONS: Record<Unidentified, string> = {
   missing: "no Authorization header; send Authorization: Bearer <token>",
@@ -159,7 +187,9 @@ export function apiAuth(tokens: TokenSet): MiddlewareHandler<AppEnv> {
       c.set("principal", ANONYMOUS);
       return await next();
     }
-    const token = bearerToken(c.req.header("authorization"));
+    const token = bearerToken(
+      c.req.header("authorization") ?? protocolBearer(c.req.header("sec-websocket-protocol")),
+    );
     const who = token === "missing" || token === "malformed"
       ? token
       : tokens.identify(token) ?? "unknown";

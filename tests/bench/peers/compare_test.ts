@@ -1,5 +1,6 @@
 import { assertEquals, assertStringIncludes } from "@std/assert";
 import {
+  clientComparisons,
   compareRows,
   type ComparisonSpec,
   formatComparison,
@@ -7,7 +8,7 @@ import {
   natsCheckRows,
   natsComparisons,
 } from "../../../src/bench/peers/compare.ts";
-import { renderRows } from "../../../src/bench/report.ts";
+import { loadCheckRows, renderRows } from "../../../src/bench/report.ts";
 
 const FAN_OUT: ComparisonSpec = {
   label: "fan-out (s)",
@@ -108,4 +109,43 @@ Deno.test("formatComparison() aligns the columns under a header naming the peer"
   assertStringIncludes(lines[0]!, "Escrow vs NATS JetStream 2.9.10");
   assertEquals(lines[1]!.indexOf("Escrow") + "Escrow".length, lines[3]!.indexOf("12.50") + 5);
   assertStringIncludes(lines[3]!, "5.00  ≤ 0.5 × NATS  MISS  5.00");
+});
+
+Deno.test("clientComparisons() sets each SDK figure beside the same figure over plain HTTP", () => {
+  const rows = compareRows(clientComparisons(1000), [{
+    "sdk.publish.msgPerSec": 6_000,
+    "publish.msgPerSec": 2_000,
+  }], "HTTP");
+  assertEquals(rows.map((r) => [r.label, r.escrow, r.peer, r.ratio]), [
+    ["publish: confirmed msg/s", "6,000", "2,000", "3.00"],
+  ]);
+  const text = formatComparison("", rows, { title: "two ways", left: "SDK", right: "HTTP" });
+  assertStringIncludes(text.split("\n")[0]!, "two ways");
+  assertStringIncludes(text.split("\n")[1]!, "SDK");
+});
+
+Deno.test("natsComparisons() compares NATS with the SDK's figures when asked", () => {
+  const keys = natsComparisons(1000, "sdk").map((s) => s.escrowKey);
+  assertEquals(keys.slice(0, 4), [
+    "sdk.e2e.seconds",
+    "sdk.publish.msgPerSec",
+    "sdk.latency.p99Ms",
+    "sdk.latency.p50Ms",
+  ]);
+  assertEquals(keys.includes("tx.msgPerSec"), true, "the tx phase runs one way only");
+});
+
+Deno.test("loadCheckRows() fails the table when the SDK way lost or misrouted a message", () => {
+  const clean = {
+    "sdk.e2e.lost": 0,
+    "sdk.e2e.duplicates": 0,
+    "sdk.e2e.wrong": 0,
+    "sdk.e2e.errors": 0,
+    "sdk.e2e.timedOut": 0,
+  };
+  const fanOut = (run: Record<string, number>) =>
+    renderRows(loadCheckRows("sdk", "SDK"), [run]).find((r) => r.label.startsWith("SDK fan-out"))!;
+  assertEquals(fanOut(clean).status, "ok");
+  assertEquals(fanOut({ ...clean, "sdk.e2e.lost": 1 }).status, "MISS");
+  assertEquals(fanOut({ ...clean, "sdk.e2e.wrong": 1 }).status, "MISS");
 });

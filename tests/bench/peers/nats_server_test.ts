@@ -65,11 +65,11 @@ Deno.test({
       assertMatch(server.url, /^nats:\/\/127\.0\.0\.1:\d+$/);
       const sample = server.sample();
       assert(sample.cpuMicros >= 0 && sample.rssMb > 0, JSON.stringify(sample));
-      assert(Deno.statSync(`${server.storeDir}/jetstream`).isDirectory);
+      assert(Deno.statSync(`${server.dataDir}/jetstream`).isDirectory);
     } finally {
       await server.stop();
     }
     assertEquals(server.sample().cpuMicros, NaN);
-    await assertRejects(() => Deno.stat(server.storeDir), Deno.errors.NotFound);
+    await assertRejects(() => Deno.stat(server.dataDir), Deno.errors.NotFound);
   },
 });
