@@ -92,14 +92,14 @@ export class BrokerProcess implements AsyncDisposable {
   readonly url: string;
   readonly #child: Deno.ChildProcess;
   readonly #drained: Promise<unknown>;
-  readonly #output: { text: string };
+  readonly #output: MainOutput;
   #status: Deno.CommandStatus | undefined;
 
   private constructor(
     url: string,
     child: Deno.ChildProcess,
     drained: Promise<unknown>,
-    output: { text: string },
+    output: MainOutput,
   ) {
     this.url = url;
     this.#child = child;
@@ -111,34 +111,11 @@ export class BrokerProcess implements AsyncDisposable {
   /** Starts `main.ts` on the KV file `kvPath` and resolves once it listens. */
   static async spawn(kvPath: string, options: SpawnOptions = {}): Promise<BrokerProcess> {
     const { startTimeoutMs = 20_000, env = {} } = options;
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-all", "main.ts"],
-      cwd: PROJECT_DIR,
-      // The gRPC front on port 0 too: brokers run side by side would all want 8081.
-      env: {
-        PORT: "0",
-        HOSTNAME: "127.0.0.1",
-        ESCROW_KV_PATH: kvPath,
-        ESCROW_GRPC_PORT: "0",
-        NO_COLOR: "1",
-        ...env,
-      },
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const output = { text: "" };
     const listening = Promise.withResolvers<string>();
-    let stdout = "";
-    const drained = Promise.all([
-      drain(child.stdout, (text) => {
-        output.text += text;
-        stdout += text;
-        const match = LISTENING.exec(stdout);
-        if (match) listening.resolve(match[1]!);
-      }),
-      drain(child.stderr, (text) => output.text += text),
-    ]);
+    const { child, output, drained } = spawnMain(kvPath, env, () => {
+      const match = LISTENING.exec(output.stdout);
+      if (match) listening.resolve(match[1]!);
+    });
     let timer: ReturnType<typeof setTimeout> | undefined;
     const failed = new Promise<never>((_, reject) => {
       timer = setTimeout(
@@ -167,6 +144,16 @@ export class BrokerProcess implements AsyncDisposable {
   /** Everything the process wrote to stdout and stderr so far. */
   get output(): string {
     return this.#output.text;
+  }
+
+  /** What the process wrote to stdout so far. */
+  get stdout(): string {
+    return this.#output.stdout;
+  }
+
+  /** What the process wrote to stderr so far. */
+  get stderr(): string {
+    return this.#output.stderr;
   }
 
   /** Whether the process has exited. */
@@ -234,6 +221,95 @@ export class BrokerProcess implements AsyncDisposable {
   /** Kills the process with SIGKILL if it still runs. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.kill("SIGKILL");
+  }
+}
+
+/** What `main.ts` wrote: all of it in order, and each stream on its own. */
+interface MainOutput {
+  text: string;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Starts `main.ts` on `kvPath` (HTTP and gRPC on ports the OS picks, on
+ * 127.0.0.1) and drains its stdout and stderr into `output`, calling
+ * `onStdout` after each piece of stdout.
+ */
+function spawnMain(kvPath: string, env: Record<string, string>, onStdout: () => void = () => {}) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", "main.ts"],
+    cwd: PROJECT_DIR,
+    // The gRPC front on port 0 too: brokers run side by side would all want 8081.
+    env: {
+      PORT: "0",
+      HOSTNAME: "127.0.0.1",
+      ESCROW_KV_PATH: kvPath,
+      ESCROW_GRPC_PORT: "0",
+      NO_COLOR: "1",
+      ...env,
+    },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const output: MainOutput = { text: "", stdout: "", stderr: "" };
+  const drained = Promise.all([
+    drain(child.stdout, (text) => {
+      output.text += text;
+      output.stdout += text;
+      onStdout();
+    }),
+    drain(child.stderr, (text) => {
+      output.text += text;
+      output.stderr += text;
+    }),
+  ]);
+  return { child, output, drained };
+}
+
+/** How a run of {@linkcode runMain} ended. */
+export interface MainRun {
+  /** All the process wrote to stdout. */
+  readonly out: string;
+  /** All the process wrote to stderr. */
+  readonly err: string;
+  /** Its exit code (143 when it was still running and stopped with SIGTERM). */
+  readonly code: number;
+}
+
+/**
+ * Runs `main.ts` with `env` on a fresh KV file until its output matches
+ * `until`, it exits by itself, or `timeoutMs` passes; then stops it with
+ * SIGTERM if it still runs, and returns what it wrote and its exit code.
+ *
+ * @example
+ * ```ts
+ * import { runMain } from "./_process.ts";
+ * const run = await runMain({ ESCROW_LOG_FORMAT: "json" }, /"event":"startup"/);
+ * console.log(run.out.includes('"event":"startup"'));
+ * ```
+ */
+export async function runMain(
+  env: Record<string, string>,
+  until: RegExp,
+  { timeoutMs = 20_000 }: { timeoutMs?: number } = {},
+): Promise<MainRun> {
+  const dir = await Deno.makeTempDir();
+  try {
+    const { child, output, drained } = spawnMain(`${dir}/escrow.kv`, env);
+    let status: Deno.CommandStatus | undefined;
+    child.status.then((s) => status = s);
+    const deadline = Date.now() + timeoutMs;
+    while (!until.test(output.text) && status === undefined && Date.now() < deadline) {
+      await delay(50);
+    }
+    if (status === undefined) killQuietly(child, "SIGTERM");
+    const final = await child.status;
+    await drained;
+    return { out: output.stdout, err: output.stderr, code: final.code };
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 }
 

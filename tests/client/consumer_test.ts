@@ -15,17 +15,20 @@ import { delay } from "@std/async/delay";
 import { Consumer, EscrowClient, type ReceivedMessage } from "../../src/client/mod.ts";
 import { RecordingServer } from "../_support/recording_server.ts";
 import { answerHoldingProxy, startBroker, type TestBroker, waitFor } from "./_broker.ts";
-
-async function setUp(live: TestBroker, extra: { retryDelaysSeconds?: number[] } = {}) {
-  await live.client.createTopic("Trade");
-  await live.client.putGroup("ops", { subscriptions: [{ topic: "Trade" }], ...extra });
-}
-
-async function publishMany(live: TestBroker, n: number): Promise<string[]> {
-  const ids: string[] = [];
-  for (let i = 0; i < n; i++) ids.push((await live.client.publish("Trade", { body: i })).messageId);
-  return ids;
-}
+import {
+  assertAckedAfterNack,
+  assertAllAcked,
+  assertNothingStranded,
+  consumeFailingOnce,
+  consumeSlowly,
+  type Held,
+  publishMany,
+  setUp,
+  stopAfter,
+  StopProbe,
+  type StopRound,
+  stopWhileHandling,
+} from "./_consumer.ts";
 
 /** A client of `live` that records the requests it starts and the answers it gets, by path end. */
 function countingClient(live: TestBroker) {
@@ -52,58 +55,34 @@ function countingClient(live: TestBroker) {
 Deno.test("a consumer never runs more handlers at once than its concurrency, and acks each", async () => {
   await using live = await startBroker();
   await setUp(live);
-  const ids = await publishMany(live, 8);
-  let active = 0;
-  let maxActive = 0;
-  const handled: string[] = [];
-  const errors: unknown[] = [];
-  const consumer = new Consumer(live.client, "ops", async (message) => {
-    active++;
-    maxActive = Math.max(maxActive, active);
-    await delay(120);
-    handled.push(message.messageId);
-    active--;
-  }, { concurrency: 3, waitSeconds: 1, onError: (e) => errors.push(e) });
+  const ids = await publishMany(live.client, 8);
+  const run = await consumeSlowly(live.client, 8, {
+    handlerMs: 120,
+    concurrency: 3,
+    waitSeconds: 1,
+  });
 
-  consumer.start();
-  await waitFor(() => handled.length, (n) => n === 8, { what: "8 messages handled" });
-  await consumer.stop();
-
-  assertEquals(maxActive, 3);
-  assertEquals(handled.sort(), ids.sort());
-  const stats = await live.client.getGroup("ops");
-  assertEquals([stats.acked, stats.inFlight, stats.retrying], [8, 0, 0]);
-  assertEquals(errors, []);
+  assertEquals(run.maxActive, 3);
+  assertEquals(run.handled.sort(), ids.sort());
+  await assertAllAcked(live, 8);
+  assertEquals(run.errors, []);
 });
 
 Deno.test("a throwing handler's message is nacked with its error and redelivered as attempt 2", async () => {
   await using live = await startBroker();
   await setUp(live, { retryDelaysSeconds: [0.1] });
-  const [id] = await publishMany(live, 1);
-  const attempts: { attempt: number; at: number }[] = [];
-  const consumer = new Consumer(live.client, "ops", (message) => {
-    attempts.push({ attempt: message.attempt, at: Date.now() });
-    if (message.attempt === 1) throw new Error("database is down");
-  }, { waitSeconds: 1, onError: (e) => console.error(e) });
-
-  consumer.start();
-  await waitFor(() => attempts.length, (n) => n === 2, { what: "a second attempt" });
-  await consumer.stop();
+  const [id] = await publishMany(live.client, 1);
+  const attempts = await consumeFailingOnce(live.client, { waitSeconds: 1 });
 
   assertEquals(attempts.map((a) => a.attempt), [1, 2]);
   assertGreaterOrEqual(attempts[1]!.at - attempts[0]!.at, 100, "the group's retry delay passed");
-  const delivery = (await live.client.getMessage(id!)).deliveries[0];
-  assertEquals(delivery?.state, "acked");
-  assertEquals(delivery?.attempts.map((a) => [a.attempt, a.error]), [
-    [1, "nack: database is down"],
-    [2, undefined],
-  ]);
+  await assertAckedAfterNack(live, id!);
 });
 
 Deno.test("a handler outlasting the visibility timeout is not redelivered meanwhile and its ack succeeds", async () => {
   await using live = await startBroker();
   await setUp(live, { retryDelaysSeconds: [0.1] });
-  const [id] = await publishMany(live, 1);
+  const [id] = await publishMany(live.client, 1);
   const calls: ReceivedMessage[] = [];
   const errors: unknown[] = [];
   const consumer = new Consumer(live.client, "ops", async (message) => {
@@ -137,7 +116,7 @@ Deno.test("a handler outlasting the visibility timeout is not redelivered meanwh
 Deno.test("an ack racing a slow visibility extension still settles the message", async () => {
   await using live = await startBroker();
   await setUp(live, { retryDelaysSeconds: [0.1] });
-  const [id] = await publishMany(live, 1);
+  const [id] = await publishMany(live.client, 1);
   // The network in front of the broker answers visibility changes late: the
   // broker has already moved the message to a new handle when the handler ends.
   await using slow = RecordingServer.serve(async (_call, request) => {
@@ -179,7 +158,7 @@ Deno.test("an ack racing a slow visibility extension still settles the message",
 Deno.test("stop() waits for running handlers, acks them, then resolves; no receive follows", async () => {
   await using live = await startBroker();
   await setUp(live);
-  await publishMany(live, 2);
+  await publishMany(live.client, 2);
   const { client, sent, answered } = countingClient(live);
   const started: string[] = [];
   const finished: string[] = [];
@@ -212,7 +191,7 @@ Deno.test("stop() waits for running handlers, acks them, then resolves; no recei
 Deno.test("stop() during a receive whose answer has begun arriving runs its message and acks it before resolving", async () => {
   await using live = await startBroker();
   await setUp(live);
-  const [id] = await publishMany(live, 1);
+  const [id] = await publishMany(live.client, 1);
   await using proxy = answerHoldingProxy(live.url, { hold: "body", only: "/receive" });
   const headers = Promise.withResolvers<void>();
   const client = new EscrowClient(proxy.url, {
@@ -245,7 +224,7 @@ Deno.test("stop() during a receive whose answer has begun arriving runs its mess
 Deno.test("stop() lets an answer already on its way land: its message is handled and acked", async () => {
   await using live = await startBroker();
   await setUp(live);
-  const [id] = await publishMany(live, 1);
+  const [id] = await publishMany(live.client, 1);
   await using proxy = answerHoldingProxy(live.url, { hold: 50, only: "/receive" }); // the broker has answered; 50 ms on the wire
   const handled: string[] = [];
   const errors: unknown[] = [];
@@ -264,41 +243,21 @@ Deno.test("stop() lets an answer already on its way land: its message is handled
 Deno.test("stop() never strands a message: each is handled and acked, or at once receivable again", async () => {
   await using live = await startBroker();
   await setUp(live);
-  /** How one round stops its consumer; `publish` puts one message in the group. */
-  type Round = {
-    name: string;
-    run: (consumer: Consumer, publish: () => Promise<void>, round: RoundState) => Promise<void>;
-  };
-  type RoundState = { sent: () => number; started: () => number; hold: (held: boolean) => void };
-  const stopAfter = (ms: number): Round => ({
-    name: `stop ${ms} ms after start`,
-    run: async (consumer, publish) => {
-      await publish();
-      consumer.start();
-      await delay(ms);
-      await consumer.stop();
-    },
-  });
-  const rounds: Round[] = [
-    {
-      name: "stop right away",
-      run: async (consumer, publish) => {
-        await publish();
-        consumer.start();
-        await consumer.stop();
-      },
-    },
-    stopAfter(0),
-    stopAfter(2),
-    stopAfter(5),
-    stopAfter(15),
+  /** A round may also wait for the consumer's receive requests. */
+  type RoundState = Held & { sent: () => number };
+  const rounds: StopRound<RoundState>[] = [
+    stopAfter(1),
+    stopAfter(1, 0),
+    stopAfter(1, 2),
+    stopAfter(1, 5),
+    stopAfter(1, 15),
     {
       name: "stop once the receive was sent, as a message arrives for the waiting poll",
       run: async (consumer, publish, round) => {
         consumer.start();
         await waitFor(round.sent, (n) => n >= 1, { what: "the receive to be sent" });
         await delay(50); // the broker holds the poll
-        await publish();
+        await publish(1);
         await consumer.stop();
       },
     },
@@ -311,83 +270,33 @@ Deno.test("stop() never strands a message: each is handled and acked, or at once
         await waitFor(round.sent, (n) => n >= 1, { what: "the receive to be sent" });
         await delay(50); // the broker holds the poll
         await consumer.stop();
-        await publish();
+        await publish(1);
       },
     },
-    {
-      name: "stop while a handler runs",
-      run: async (consumer, publish, round) => {
-        round.hold(true);
-        await publish();
-        consumer.start();
-        await waitFor(round.started, (n) => n >= 1, { what: "the handler to start" });
-        const stopping = consumer.stop();
-        await delay(50);
-        round.hold(false);
-        await stopping;
-      },
-    },
+    stopWhileHandling(1, 50),
   ];
 
   let published = 0;
   for (const round of [...rounds, ...rounds]) {
     const { client, sent } = countingClient(live);
-    const ids: string[] = [];
-    const handled = new Set<string>();
-    let release = Promise.withResolvers<void>();
-    release.resolve();
-    let stopped = false;
-    const late: string[] = [];
-    const errors: unknown[] = [];
-    const consumer = new Consumer(client, "ops", async (message) => {
-      handled.add(message.messageId);
-      await release.promise;
-      if (stopped) late.push(message.messageId);
-    }, { waitSeconds: 5, onError: (e) => errors.push(e), transport: "poll" });
-
-    await round.run(consumer, async () => {
-      ids.push((await live.client.publish("Trade", { body: published++ })).messageId);
-    }, {
-      sent: () => sent("receive"),
-      started: () => handled.size,
-      hold: (held) => {
-        if (held) release = Promise.withResolvers<void>();
-        else release.resolve();
-      },
+    const probe = new StopProbe();
+    const consumer = new Consumer(client, "ops", probe.handler, {
+      waitSeconds: 5,
+      onError: probe.onError,
+      transport: "poll",
     });
-    stopped = true;
 
-    const what = `${round.name}:`;
-    assertEquals(late, [], `${what} no handler ran after stop() resolved`);
-    for (const id of handled) {
-      const delivery = (await live.client.getMessage(id)).deliveries[0];
-      assertEquals(delivery?.state, "acked", `${what} a handled message was acked by stop()`);
-    }
-    // The rest must not sit in flight until their 30 s visibility timeout:
-    // the broker has them ready again (a short grace covers its noticing the
-    // aborted poll, far below the timeout).
-    const left = ids.filter((id) => !handled.has(id));
-    const back = new Map<string, string>();
-    await waitFor(
-      async () => {
-        for (const m of await live.client.receive("ops", { waitSeconds: 0 })) {
-          back.set(m.messageId, m.receiptHandle);
-        }
-        return [...back.keys()];
-      },
-      (got) => left.every((id) => got.includes(id)),
-      {
-        what: `${what} unhandled messages ${JSON.stringify(left)} receivable again`,
-        timeoutMs: 2_000,
-      },
-    );
-    assertEquals([...back.keys()].sort(), left.sort(), `${what} only unhandled ones come back`);
-    if (back.size > 0) await live.client.ack("ops", [...back.values()]);
-    assertEquals(errors, [], what);
+    await round.run(consumer, async (n) => {
+      for (let i = 0; i < n; i++) {
+        probe.ids.push((await live.client.publish("Trade", { body: published++ })).messageId);
+      }
+    }, { sent: () => sent("receive"), started: probe.started, hold: probe.hold });
+    probe.stopped();
+
+    await assertNothingStranded(live, probe, { name: round.name });
   }
 
-  const stats = await live.client.getGroup("ops");
-  assertEquals([stats.acked, stats.inFlight, stats.retrying], [published, 0, 0]);
+  await assertAllAcked(live, published);
 });
 
 Deno.test("start() after stop() throws a TypeError; stop() again returns the same promise", async () => {

@@ -13,7 +13,9 @@ type Raw = Record<
 >;
 
 /** A bare grpc-js client of MessagingService (for what the official client never sends). */
-function rawClient(endpoints: string): Raw & grpc.Client {
+function rawClient(endpoints: string): Disposable & {
+  call(rpc: string, request: unknown): Promise<Answer>;
+} {
   const definition = loader.loadSync("apache/rocketmq/v2/service.proto", {
     ...LOADER_OPTIONS,
     includeDirs: [protoRoot()],
@@ -21,20 +23,21 @@ function rawClient(endpoints: string): Raw & grpc.Client {
   const pkg = grpc.loadPackageDefinition(definition) as unknown as {
     apache: { rocketmq: { v2: { MessagingService: grpc.ServiceClientConstructor } } };
   };
-  return new pkg.apache.rocketmq.v2.MessagingService(
+  const client = new pkg.apache.rocketmq.v2.MessagingService(
     endpoints,
     grpc.credentials.createInsecure(),
   ) as unknown as Raw & grpc.Client;
-}
-
-function call(client: Raw, rpc: string, request: unknown): Promise<Answer> {
-  return new Promise((resolve, reject) =>
-    client[rpc]!(
-      request,
-      new grpc.Metadata(),
-      (error, answer) => error ? reject(error) : resolve(answer!),
-    )
-  );
+  return {
+    call: (rpc, request) =>
+      new Promise((resolve, reject) =>
+        client[rpc]!(
+          request,
+          new grpc.Metadata(),
+          (error, answer) => error ? reject(error) : resolve(answer!),
+        )
+      ),
+    [Symbol.dispose]: () => client.close(),
+  };
 }
 
 const state = async (kv: Deno.Kv) =>
@@ -45,17 +48,13 @@ Deno.test({
   ...CLIENT_TEST,
   async fn() {
     await using live = await startFront();
-    const client = rawClient(live.endpoints);
-    try {
-      for (const rpc of ["UpdateOffset", "GetOffset", "QueryOffset", "RecallMessage"]) {
-        const answer = await call(client, rpc, {});
-        assertEquals(answer.status.code, "UNSUPPORTED");
-        assertMatch(answer.status.message, new RegExp(`${rpc} is not supported`));
-      }
-      assertEquals(Object.keys(UNSUPPORTED_RPCS).includes("PullMessage"), true);
-    } finally {
-      client.close();
+    using client = rawClient(live.endpoints);
+    for (const rpc of ["UpdateOffset", "GetOffset", "QueryOffset", "RecallMessage"]) {
+      const answer = await client.call(rpc, {});
+      assertEquals(answer.status.code, "UNSUPPORTED");
+      assertMatch(answer.status.message, new RegExp(`${rpc} is not supported`));
     }
+    assertEquals(Object.keys(UNSUPPORTED_RPCS).includes("PullMessage"), true);
   },
 });
 
@@ -63,39 +62,34 @@ Deno.test({
   name: "EndTransaction with another message's id is INVALID_TRANSACTION_ID and decides nothing",
   ...CLIENT_TEST,
   async fn() {
-    await using live = await startFront();
-    await live.broker.topics.create("Trade");
-    const client = rawClient(live.endpoints);
-    try {
-      const sent = await call(client, "SendMessage", {
-        messages: [{
-          topic: { name: "Trade" },
-          body: new TextEncoder().encode("x"),
-          systemProperties: { messageType: "TRANSACTION", messageId: "01ABC" },
-        }],
-      });
-      assertEquals(sent.status.code, "OK");
-      const entry = (sent.entries as { messageId: string; transactionId: string }[])[0]!;
-      const before = await state(live.kv);
-      const wrong = await call(client, "EndTransaction", {
+    await using live = await startFront({ topics: ["Trade"] });
+    using client = rawClient(live.endpoints);
+    const sent = await client.call("SendMessage", {
+      messages: [{
         topic: { name: "Trade" },
-        transactionId: entry.transactionId,
-        messageId: "someone-else",
-        resolution: "COMMIT",
-      });
-      assertEquals(wrong.status.code, "INVALID_TRANSACTION_ID");
-      assertEquals(await state(live.kv), before);
-      const right = await call(client, "EndTransaction", {
-        topic: { name: "Trade" },
-        transactionId: entry.transactionId,
-        messageId: entry.messageId,
-        resolution: "COMMIT",
-      });
-      assertEquals(right.status.code, "OK");
-      assertEquals((await live.broker.transactions.get(entry.transactionId)).state, "committed");
-    } finally {
-      client.close();
-    }
+        body: new TextEncoder().encode("x"),
+        systemProperties: { messageType: "TRANSACTION", messageId: "01ABC" },
+      }],
+    });
+    assertEquals(sent.status.code, "OK");
+    const entry = (sent.entries as { messageId: string; transactionId: string }[])[0]!;
+    const before = await state(live.kv);
+    const wrong = await client.call("EndTransaction", {
+      topic: { name: "Trade" },
+      transactionId: entry.transactionId,
+      messageId: "someone-else",
+      resolution: "COMMIT",
+    });
+    assertEquals(wrong.status.code, "INVALID_TRANSACTION_ID");
+    assertEquals(await state(live.kv), before);
+    const right = await client.call("EndTransaction", {
+      topic: { name: "Trade" },
+      transactionId: entry.transactionId,
+      messageId: entry.messageId,
+      resolution: "COMMIT",
+    });
+    assertEquals(right.status.code, "OK");
+    assertEquals((await live.broker.transactions.get(entry.transactionId)).state, "committed");
   },
 });
 
@@ -103,27 +97,22 @@ Deno.test({
   name: "a bad tag or too many keys answers the protocol's code and stores nothing",
   ...CLIENT_TEST,
   async fn() {
-    await using live = await startFront();
-    await live.broker.topics.create("Trade");
-    const client = rawClient(live.endpoints);
-    try {
-      const before = await state(live.kv);
-      const badTag = await call(client, "SendMessage", {
-        messages: [{ topic: { name: "Trade" }, systemProperties: { tag: "no spaces allowed" } }],
-      });
-      assertEquals(badTag.status.code, "ILLEGAL_MESSAGE_TAG");
-      const keys = Array.from({ length: 40 }, (_, i) => `k${i}`);
-      const tooManyKeys = await call(client, "SendMessage", {
-        messages: [{ topic: { name: "Trade" }, systemProperties: { keys } }],
-      });
-      assertEquals(tooManyKeys.status.code, "ILLEGAL_MESSAGE_KEY");
-      const tooLarge = await call(client, "SendMessage", {
-        messages: [{ topic: { name: "Trade" }, body: new Uint8Array(4 * 1024 * 1024 + 1) }],
-      });
-      assertEquals(tooLarge.status.code, "MESSAGE_BODY_TOO_LARGE");
-      assertEquals(await state(live.kv), before);
-    } finally {
-      client.close();
-    }
+    await using live = await startFront({ topics: ["Trade"] });
+    using client = rawClient(live.endpoints);
+    const before = await state(live.kv);
+    const badTag = await client.call("SendMessage", {
+      messages: [{ topic: { name: "Trade" }, systemProperties: { tag: "no spaces allowed" } }],
+    });
+    assertEquals(badTag.status.code, "ILLEGAL_MESSAGE_TAG");
+    const keys = Array.from({ length: 40 }, (_, i) => `k${i}`);
+    const tooManyKeys = await client.call("SendMessage", {
+      messages: [{ topic: { name: "Trade" }, systemProperties: { keys } }],
+    });
+    assertEquals(tooManyKeys.status.code, "ILLEGAL_MESSAGE_KEY");
+    const tooLarge = await client.call("SendMessage", {
+      messages: [{ topic: { name: "Trade" }, body: new Uint8Array(4 * 1024 * 1024 + 1) }],
+    });
+    assertEquals(tooLarge.status.code, "MESSAGE_BODY_TOO_LARGE");
+    assertEquals(await state(live.kv), before);
   },
 });

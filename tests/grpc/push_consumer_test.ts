@@ -1,14 +1,13 @@
 import { assertEquals, assertGreaterOrEqual } from "@std/assert";
-import { ConsumeResult, Producer, PushConsumer } from "rocketmq-client-nodejs";
+import { ConsumeResult, PushConsumer } from "rocketmq-client-nodejs";
 import { waitFor } from "../_process.ts";
-import { CLIENT_TEST, QUIET_LOGGER, startFront } from "./_front.ts";
+import { CLIENT_TEST, QUIET_LOGGER, startFront, startProducer } from "./_front.ts";
 
 Deno.test({
   name: "a PushConsumer whose listener fails has the message dead-lettered by the group's policy",
   ...CLIENT_TEST,
   async fn() {
-    await using live = await startFront();
-    await live.broker.topics.create("Trade");
+    await using live = await startFront({ topics: ["Trade"] });
     const put = await fetch(`${live.url}/v1/groups/settlement`, {
       method: "PUT",
       headers: { "content-type": "application/json" },
@@ -36,10 +35,7 @@ Deno.test({
       } as never),
     );
     await consumer.startup();
-    const producer = live.track(
-      new Producer({ endpoints: live.endpoints, logger: QUIET_LOGGER } as never),
-    );
-    await producer.startup();
+    const producer = await startProducer(live);
     const receipt = await producer.send({
       topic: "Trade",
       tag: "Settle",

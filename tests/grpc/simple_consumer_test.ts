@@ -1,7 +1,6 @@
 import { assert, assertEquals, assertExists, assertMatch, assertRejects } from "@std/assert";
 import { encodeBase64 } from "@std/encoding/base64";
-import { Producer, SimpleConsumer } from "rocketmq-client-nodejs";
-import { CLIENT_TEST, QUIET_LOGGER, startFront } from "./_front.ts";
+import { CLIENT_TEST, startFront, startProducer, startSimpleConsumer } from "./_front.ts";
 
 const decoder = new TextDecoder();
 
@@ -9,22 +8,9 @@ Deno.test({
   name: "a normal send from the official client is received by a SimpleConsumer and acked",
   ...CLIENT_TEST,
   async fn() {
-    await using live = await startFront();
-    await live.broker.topics.create("Trade");
-    const consumer = live.track(
-      new SimpleConsumer({
-        endpoints: live.endpoints,
-        consumerGroup: "audit",
-        subscriptions: new Map([["Trade", "*"]]),
-        awaitDuration: 3_000,
-        logger: QUIET_LOGGER,
-      } as never),
-    );
-    await consumer.startup();
-    const producer = live.track(
-      new Producer({ endpoints: live.endpoints, logger: QUIET_LOGGER } as never),
-    );
-    await producer.startup();
+    await using live = await startFront({ topics: ["Trade"] });
+    const consumer = await startSimpleConsumer(live, { group: "audit" });
+    const producer = await startProducer(live);
     const receipt = await producer.send({
       topic: "Trade",
       tag: "Ops",
@@ -53,22 +39,9 @@ Deno.test({
   name: "FIFO sends keep their message group and order; a delayed send waits for its time",
   ...CLIENT_TEST,
   async fn() {
-    await using live = await startFront();
-    await live.broker.topics.create("Trade");
-    const consumer = live.track(
-      new SimpleConsumer({
-        endpoints: live.endpoints,
-        consumerGroup: "fifo",
-        subscriptions: new Map([["Trade", "*"]]),
-        awaitDuration: 3_000,
-        logger: QUIET_LOGGER,
-      } as never),
-    );
-    await consumer.startup();
-    const producer = live.track(
-      new Producer({ endpoints: live.endpoints, logger: QUIET_LOGGER } as never),
-    );
-    await producer.startup();
+    await using live = await startFront({ topics: ["Trade"] });
+    const consumer = await startSimpleConsumer(live, { group: "fifo" });
+    const producer = await startProducer(live);
     const first = await producer.send({
       topic: "Trade",
       messageGroup: "account-7",
@@ -102,12 +75,8 @@ Deno.test({
   name: "a send to a missing topic is refused with TOPIC_NOT_FOUND",
   ...CLIENT_TEST,
   async fn() {
-    await using live = await startFront();
-    await live.broker.topics.create("Trade");
-    const producer = live.track(
-      new Producer({ endpoints: live.endpoints, logger: QUIET_LOGGER, maxAttempts: 1 } as never),
-    );
-    await producer.startup();
+    await using live = await startFront({ topics: ["Trade"] });
+    const producer = await startProducer(live, { maxAttempts: 1 });
     const error = await assertRejects(() =>
       producer.send({ topic: "Nowhere", body: Buffer.from("x") } as never)
     );
@@ -120,18 +89,8 @@ Deno.test({
   name: "with ESCROW_GRPC_AUTO_CREATE_GROUPS=false a missing group is CONSUMER_GROUP_NOT_FOUND",
   ...CLIENT_TEST,
   async fn() {
-    await using live = await startFront({ autoCreateGroups: false });
-    await live.broker.topics.create("Trade");
-    const consumer = live.track(
-      new SimpleConsumer({
-        endpoints: live.endpoints,
-        consumerGroup: "ghost",
-        subscriptions: new Map([["Trade", "*"]]),
-        awaitDuration: 1_000,
-        logger: QUIET_LOGGER,
-      } as never),
-    );
-    await consumer.startup();
+    await using live = await startFront({ autoCreateGroups: false, topics: ["Trade"] });
+    const consumer = await startSimpleConsumer(live, { group: "ghost", awaitDuration: 1_000 });
     const error = await assertRejects(() => consumer.receive(1, 10_000));
     assertMatch(String(error), /40403|CONSUMER_GROUP_NOT_FOUND|Cannot find group/);
     assertEquals((await live.broker.groups.list()).length, 0);
@@ -142,18 +101,11 @@ Deno.test({
   name: "a message published over HTTP is consumed over gRPC, and one sent over gRPC over HTTP",
   ...CLIENT_TEST,
   async fn() {
-    await using live = await startFront();
-    await live.broker.topics.create("Trade");
-    const consumer = live.track(
-      new SimpleConsumer({
-        endpoints: live.endpoints,
-        consumerGroup: "grpc-side",
-        subscriptions: new Map([["Trade", "Ops"]]),
-        awaitDuration: 3_000,
-        logger: QUIET_LOGGER,
-      } as never),
-    );
-    await consumer.startup();
+    await using live = await startFront({ topics: ["Trade"] });
+    const consumer = await startSimpleConsumer(live, {
+      group: "grpc-side",
+      subscriptions: { Trade: "Ops" },
+    });
     const put = await fetch(`${live.url}/v1/groups/http-side`, {
       method: "PUT",
       headers: { "content-type": "application/json" },
@@ -172,10 +124,7 @@ Deno.test({
     assertEquals(got[0]!.properties.get("desk"), "fx");
     await consumer.ack(got[0]!);
 
-    const producer = live.track(
-      new Producer({ endpoints: live.endpoints, logger: QUIET_LOGGER } as never),
-    );
-    await producer.startup();
+    const producer = await startProducer(live);
     const bytes = new Uint8Array([0, 1, 2, 255]);
     const receipt = await producer.send({
       topic: "Trade",

@@ -1,9 +1,15 @@
 import { assertEquals } from "@std/assert";
-import { Producer, SimpleConsumer } from "rocketmq-client-nodejs";
+import { Producer } from "rocketmq-client-nodejs";
 import { waitFor } from "../_process.ts";
 import { GrpcFront } from "../../src/grpc/mod.ts";
 import { TokenSet } from "../../src/http/auth/token_set.ts";
-import { CLIENT_TEST, QUIET_LOGGER, startFront } from "./_front.ts";
+import {
+  CLIENT_TEST,
+  QUIET_LOGGER,
+  startFront,
+  startProducer,
+  startSimpleConsumer,
+} from "./_front.ts";
 
 /** `apache.rocketmq.v2.TransactionResolution` values a TransactionChecker returns. */
 const COMMIT = 1;
@@ -14,34 +20,19 @@ Deno.test({
     "transactions from the official client: committed, rolled back, and committed by check-back",
   ...CLIENT_TEST,
   async fn() {
-    await using live = await startFront({ checkAfterSeconds: 1 });
-    await live.broker.topics.create("Trade");
-    const consumer = live.track(
-      new SimpleConsumer({
-        endpoints: live.endpoints,
-        consumerGroup: "ledger",
-        subscriptions: new Map([["Trade", "*"]]),
-        awaitDuration: 2_000,
-        logger: QUIET_LOGGER,
-      } as never),
-    );
-    await consumer.startup();
+    await using live = await startFront({ checkAfterSeconds: 1, topics: ["Trade"] });
+    const consumer = await startSimpleConsumer(live, { group: "ledger", awaitDuration: 2_000 });
     const checked: string[] = [];
-    const producer = live.track(
-      new Producer({
-        endpoints: live.endpoints,
-        logger: QUIET_LOGGER,
-        checker: {
-          check(view: { messageId: string; body: Uint8Array }) {
-            checked.push(view.messageId);
-            return Promise.resolve(
-              new TextDecoder().decode(view.body) === "orphan" ? COMMIT : ROLLBACK,
-            );
-          },
+    const producer = await startProducer(live, {
+      checker: {
+        check(view) {
+          checked.push(view.messageId);
+          return Promise.resolve(
+            new TextDecoder().decode(view.body) === "orphan" ? COMMIT : ROLLBACK,
+          );
         },
-      } as never),
-    );
-    await producer.startup();
+      },
+    });
     const send = async (text: string) => {
       const transaction = producer.beginTransaction();
       const receipt = await producer.send(
@@ -88,27 +79,21 @@ Deno.test({
   name: "a check-back reaches a producer connected to another instance, through KV",
   ...CLIENT_TEST,
   async fn() {
-    await using live = await startFront({ checkAfterSeconds: 1 });
-    await live.broker.topics.create("Trade");
+    await using live = await startFront({ checkAfterSeconds: 1, topics: ["Trade"] });
     // A second front on the same KV: started last, its hub routes this broker's check-backs,
     // and it holds no producer, so the command must go through the first one's KV inbox.
     const other = await GrpcFront.start(live.broker, live.kv, { port: 0, hostname: "127.0.0.1" });
     try {
       const checked: string[] = [];
-      const producer = live.track(
-        new Producer({
-          endpoints: live.endpoints,
-          logger: QUIET_LOGGER,
-          topics: ["Trade"],
-          checker: {
-            check(view: { messageId: string }) {
-              checked.push(view.messageId);
-              return Promise.resolve(COMMIT);
-            },
+      const producer = await startProducer(live, {
+        topics: ["Trade"],
+        checker: {
+          check(view) {
+            checked.push(view.messageId);
+            return Promise.resolve(COMMIT);
           },
-        } as never),
-      );
-      await producer.startup();
+        },
+      });
       const transaction = producer.beginTransaction();
       const receipt = await producer.send(
         { topic: "Trade", body: Buffer.from("elsewhere") } as never,
@@ -135,8 +120,11 @@ Deno.test({
       { hostname: "127.0.0.1", port: 0, onListen: () => {} },
       () => Response.json({ state: "rollback" }),
     );
-    await using live = await startFront({ checkAfterSeconds: 1, producerGroup: "wallet" });
-    await live.broker.topics.create("Trade");
+    await using live = await startFront({
+      checkAfterSeconds: 1,
+      producerGroup: "wallet",
+      topics: ["Trade"],
+    });
     await live.broker.topics.setProducerGroup("wallet", {
       checkUrl: `http://127.0.0.1:${checkEndpoint.addr.port}/check`,
     });
@@ -170,35 +158,24 @@ Deno.test({
       { name: "wallet", token: "w-secret", permissions: ["publish:Trade", "decide:*"] },
       { name: "snoop", token: "s-secret", permissions: ["read"] },
     ]);
-    await using live = await startFront({ checkAfterSeconds: 1, tokens });
-    await live.broker.topics.create("Trade");
+    await using live = await startFront({ checkAfterSeconds: 1, tokens, topics: ["Trade"] });
     const seenBySnoop: string[] = [];
-    const snoop = live.track(
-      new Producer({
-        endpoints: live.endpoints,
-        namespace: "",
-        topics: ["Trade"], // declares the topic, but holds no publish:Trade
-        logger: QUIET_LOGGER,
-        sessionCredentials: { accessKey: "snoop", accessSecret: "s-secret" },
-        checker: {
-          check: (view) => {
-            seenBySnoop.push(view.messageId);
-            return Promise.resolve(ROLLBACK);
-          },
+    await startProducer(live, {
+      namespace: "",
+      topics: ["Trade"], // declares the topic, but holds no publish:Trade
+      sessionCredentials: { accessKey: "snoop", accessSecret: "s-secret" },
+      checker: {
+        check: (view) => {
+          seenBySnoop.push(view.messageId);
+          return Promise.resolve(ROLLBACK);
         },
-      }),
-    );
-    await snoop.startup();
-    const wallet = live.track(
-      new Producer({
-        endpoints: live.endpoints,
-        namespace: "",
-        logger: QUIET_LOGGER,
-        sessionCredentials: { accessKey: "wallet", accessSecret: "w-secret" },
-        checker: { check: () => Promise.resolve(COMMIT) },
-      }),
-    );
-    await wallet.startup();
+      },
+    });
+    const wallet = await startProducer(live, {
+      namespace: "",
+      sessionCredentials: { accessKey: "wallet", accessSecret: "w-secret" },
+      checker: { check: () => Promise.resolve(COMMIT) },
+    });
     const transaction = wallet.beginTransaction();
     const receipt = await wallet.send({ topic: "Trade", body: Buffer.from("secret") }, transaction);
     await wallet.shutdown(); // gone: the snoop is the only producer connected

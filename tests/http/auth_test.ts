@@ -7,7 +7,7 @@
  */
 import { assert, assertEquals, assertMatch, assertStringIncludes, assertThrows } from "@std/assert";
 import { encodeHex } from "@std/encoding/hex";
-import { PROJECT_DIR } from "../_process.ts";
+import { runMain } from "../_process.ts";
 import { openBroker } from "../_support/broker.ts";
 import { readConfig } from "../../src/config.ts";
 import {
@@ -506,44 +506,12 @@ Deno.test("the dashboard: read opens the pages; redrive needs consume:<group>, c
 
 // The process -----------------------------------------------------------------------------------
 
-async function runMain(env: Record<string, string>, until: RegExp) {
-  const dir = await Deno.makeTempDir();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", "main.ts"],
-    cwd: PROJECT_DIR,
-    env: {
-      PORT: "0",
-      HOSTNAME: "127.0.0.1",
-      ESCROW_KV_PATH: `${dir}/escrow.kv`,
-      ESCROW_LOG_FORMAT: "json",
-      NO_COLOR: "1",
-      ...env,
-    },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const read = async (stream: ReadableStream<Uint8Array>, sink: { text: string }) => {
-    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) sink.text += chunk;
-  };
-  const out = { text: "" };
-  const err = { text: "" };
-  const reading = Promise.all([read(child.stdout, out), read(child.stderr, err)]);
-  const deadline = Date.now() + 20_000;
-  let status: Deno.CommandStatus | undefined;
-  child.status.then((s) => status = s);
-  while (!until.test(out.text + err.text) && status === undefined && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  if (status === undefined) child.kill("SIGTERM");
-  const final = await child.status;
-  await reading;
-  await Deno.remove(dir, { recursive: true });
-  return { out: out.text, err: err.text, code: final.code };
-}
+/** `main.ts` run with JSON logs, as {@linkcode runMain} runs it. */
+const runJsonMain = (env: Record<string, string>, until: RegExp) =>
+  runMain({ ESCROW_LOG_FORMAT: "json", ...env }, until);
 
 Deno.test("start-up: a wrong token list stops the broker with a clear message; no tokens is a loud warning; names are logged, secrets never", async () => {
-  const bad = await runMain(
+  const bad = await runJsonMain(
     { ESCROW_TOKENS: '[{"name":"wallet","token":"w-SECRET-1","permissions":["publsh:Trade"]}]' },
     /never/,
   );
@@ -552,12 +520,12 @@ Deno.test("start-up: a wrong token list stops the broker with a clear message; n
   assertStringIncludes(bad.err, 'unknown permission "publsh:Trade"');
   assert(!bad.err.includes("w-SECRET-1") && !bad.out.includes("w-SECRET-1"));
 
-  const open = await runMain({}, /"event":"startup"/);
+  const open = await runJsonMain({}, /"event":"startup"/);
   const warning = JSON.parse(open.err.split("\n").find((l) => l.includes('"startup.open"'))!);
   assertEquals(warning.level, "warn");
   assertStringIncludes(warning.msg, "the broker is OPEN");
 
-  const secured = await runMain({
+  const secured = await runJsonMain({
     ESCROW_TOKENS: JSON.stringify([
       { name: "wallet", token: "w-SECRET-1", permissions: ["publish:Trade"] },
       { name: "ops", token: "o-SECRET-2", permissions: ["admin"] },

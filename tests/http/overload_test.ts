@@ -44,21 +44,31 @@ async function limitedApi(limits: Partial<OverloadLimits>) {
   const overload = new Overload({ ...UNLIMITED, ...limits }, { clock: () => clock.now });
   const app = createApp(fixture.broker, { auth: tokenIsName, overload });
   const polls: { abort: AbortController; answer: Response | Promise<Response> }[] = [];
+  const request = (
+    token: string | undefined,
+    method: string,
+    path: string,
+    json?: unknown,
+    signal?: AbortSignal,
+  ) => {
+    const headers: Record<string, string> = json === undefined
+      ? {}
+      : { "content-type": "application/json" };
+    if (token) headers.authorization = `Bearer ${token}`;
+    return app.request(path, {
+      method,
+      headers,
+      ...(json === undefined ? {} : { body: JSON.stringify(json) }),
+      ...(signal ? { signal } : {}),
+    });
+  };
   const send = async (
     token: string | undefined,
     method: string,
     path: string,
     json?: unknown,
   ): Promise<Answer<unknown>> => {
-    const headers: Record<string, string> = json === undefined
-      ? {}
-      : { "content-type": "application/json" };
-    if (token) headers.authorization = `Bearer ${token}`;
-    const res = await app.request(path, {
-      method,
-      headers,
-      ...(json === undefined ? {} : { body: JSON.stringify(json) }),
-    });
+    const res = await request(token, method, path, json);
     const type = res.headers.get("content-type") ?? "";
     return {
       status: res.status,
@@ -75,14 +85,13 @@ async function limitedApi(limits: Partial<OverloadLimits>) {
     async hold(token: string | undefined): Promise<void> {
       const before = overload.counts;
       const abort = new AbortController();
-      const headers: Record<string, string> = { "content-type": "application/json" };
-      if (token) headers.authorization = `Bearer ${token}`;
-      const answer = app.request("/v1/groups/ops/receive", {
-        method: "POST",
-        headers,
-        body: JSON.stringify({ waitSeconds: 20 }),
-        signal: abort.signal,
-      });
+      const answer = request(
+        token,
+        "POST",
+        "/v1/groups/ops/receive",
+        { waitSeconds: 20 },
+        abort.signal,
+      );
       polls.push({ abort, answer });
       await waitFor(() => overload.counts, (now) => now.requests > before.requests, {
         timeoutMs: 5_000,
@@ -108,6 +117,25 @@ async function within<T>(ms: number, promise: Promise<T>, what: string): Promise
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * Sends `token`'s long poll on ops, which must be refused at once (within a
+ * generous 5 s, far below its wait) with a 429 naming `detail` and `limit`.
+ */
+async function refusedLongPoll(
+  api: Awaited<ReturnType<typeof limitedApi>>,
+  token: string,
+  waitSeconds: number,
+  expected: { detail: string; limit: string },
+): Promise<Answer<unknown>> {
+  const refused = await within(
+    5_000,
+    api.send(token, "POST", "/v1/groups/ops/receive", { waitSeconds }),
+    "a refused long poll",
+  );
+  assertEquals(assertProblem(refused, 429, expected.detail).limit, expected.limit);
+  return refused;
 }
 
 Deno.test("a token over its rate gets a 429 problem with Retry-After; other tokens go on, and it does once refilled", async () => {
@@ -204,17 +232,10 @@ Deno.test("a long poll over a token's share answers 429 at once; a receive that 
   await using api = await limitedApi({ maxLongPolls: 2, maxLongPollsPerToken: 1 });
   await api.hold("wallet");
   const before = await kvSnapshot(api.kv);
-  const refused = await within(
-    5_000,
-    api.send("wallet", "POST", "/v1/groups/ops/receive", { waitSeconds: 20 }),
-    "a refused long poll",
-  );
-  const problem = assertProblem(
-    refused,
-    429,
-    "token wallet has reached its limit of waiting long polls (1)",
-  );
-  assertEquals(problem.limit, "ESCROW_MAX_LONG_POLLS_PER_TOKEN");
+  const refused = await refusedLongPoll(api, "wallet", 20, {
+    detail: "token wallet has reached its limit of waiting long polls (1)",
+    limit: "ESCROW_MAX_LONG_POLLS_PER_TOKEN",
+  });
   assertEquals(refused.headers.get("retry-after"), "1");
   assertEquals(await kvSnapshot(api.kv), before, "a refused long poll did no work");
   const now = await api.send("wallet", "POST", "/v1/groups/ops/receive", { waitSeconds: 0 });
@@ -227,17 +248,10 @@ Deno.test("past the total of long polls every token's long poll answers 429 at o
   await api.hold("wallet");
   await api.hold("trading");
   assertEquals(api.overload.counts.longPolls, 2);
-  const refused = await within(
-    5_000,
-    api.send("compliance", "POST", "/v1/groups/ops/receive", { waitSeconds: 1 }),
-    "a refused long poll",
-  );
-  const problem = assertProblem(
-    refused,
-    429,
-    "the broker has reached its limit of waiting long polls (2)",
-  );
-  assertEquals(problem.limit, "ESCROW_MAX_LONG_POLLS");
+  await refusedLongPoll(api, "compliance", 1, {
+    detail: "the broker has reached its limit of waiting long polls (2)",
+    limit: "ESCROW_MAX_LONG_POLLS",
+  });
   assertEquals(
     (await api.send(undefined, "POST", "/v1/groups/ops/receive", { waitSeconds: 1 })).status,
     429,

@@ -13,8 +13,8 @@ import { FakeTime } from "@std/testing/time";
 import { readConfig } from "../../src/config.ts";
 import { Scheduler } from "../../src/engine/jobs/scheduler.ts";
 import { Logger, type LogLevel } from "../../src/observe/log.ts";
-import { openBroker } from "../_support/broker.ts";
-import { PROJECT_DIR } from "../_process.ts";
+import { openBroker, tempKvFile } from "../_support/broker.ts";
+import { BrokerProcess, waitFor } from "../_process.ts";
 import { T0, testApi } from "../http/_helpers.ts";
 import { createGroup, createTopic, handleOf, nack, publish, receive } from "../groups/_helpers.ts";
 
@@ -201,59 +201,28 @@ Deno.test("a failed push is a warning naming the message, the group and the endp
 });
 
 Deno.test("the broker process logs its start-up (auth on, KV path, jobs, port) and its shutdown as JSON, never the token", async () => {
-  const dir = await Deno.makeTempDir();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", "main.ts"],
-    cwd: PROJECT_DIR,
-    env: {
-      PORT: "0",
-      HOSTNAME: "127.0.0.1",
-      ESCROW_KV_PATH: `${dir}/escrow.kv`,
-      ESCROW_API_TOKEN: "PROCESS-T0KEN",
-      ESCROW_LOG_FORMAT: "json",
-      NO_COLOR: "1",
-    },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  try {
-    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    let out = "";
-    const deadline = Date.now() + 20_000;
-    while (!out.includes('"event":"startup"') && Date.now() < deadline) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      out += value;
-    }
-    const startup = JSON.parse(out.split("\n").find((l) => l.includes('"event":"startup"'))!);
-    assertEquals([startup.level, startup.auth, startup.jobs], ["info", "on", "queue"]);
-    assertEquals(startup.kvPath, `${dir}/escrow.kv`);
-    assert(typeof startup.port === "number" && startup.port > 0);
-    assertMatch(startup.msg, /^Escrow listening on http:\/\/127\.0\.0\.1:\d+\//);
-    // An answer means main.ts has run past its wiring, signal handlers included.
-    const health = await fetch(`http://127.0.0.1:${startup.port}/healthz`);
-    assertEquals(health.status, 200);
-    await health.body?.cancel();
-    child.kill("SIGTERM");
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      out += value;
-    }
-    const status = await child.status;
-    assertEquals(status.code, 0);
-    const lines = out.trim().split("\n").map((line) => JSON.parse(line));
-    const shutdown = lines.find((line) => line.event === "shutdown");
-    assert(shutdown, out);
-    assertMatch(shutdown.msg, /^Escrow shutting down \(SIGTERM\)/);
-    const errors = await new Response(child.stderr).text();
-    assert(!(out + errors).includes("PROCESS-T0KEN"));
-  } finally {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* exited */ }
-    await child.status;
-    await Deno.remove(dir, { recursive: true });
-  }
+  await using file = await tempKvFile();
+  await using broker = await BrokerProcess.spawn(file.path, {
+    env: { ESCROW_API_TOKEN: "PROCESS-T0KEN", ESCROW_LOG_FORMAT: "json" },
+  });
+  const startupLine = /^.*"event":"startup".*\n/m; // a whole line
+  const out = await waitFor(() => broker.stdout, (text) => startupLine.test(text), {
+    what: "the startup line",
+  });
+  const startup = JSON.parse(startupLine.exec(out)![0]);
+  assertEquals([startup.level, startup.auth, startup.jobs], ["info", "on", "queue"]);
+  assertEquals(startup.kvPath, file.path);
+  assert(typeof startup.port === "number" && startup.port > 0);
+  assertMatch(startup.msg, /^Escrow listening on http:\/\/127\.0\.0\.1:\d+\//);
+  // An answer means main.ts has run past its wiring, signal handlers included.
+  const health = await fetch(`http://127.0.0.1:${startup.port}/healthz`);
+  assertEquals(health.status, 200);
+  await health.body?.cancel();
+  const status = await broker.kill("SIGTERM");
+  assertEquals(status.code, 0);
+  const lines = broker.stdout.trim().split("\n").map((line) => JSON.parse(line));
+  const shutdown = lines.find((line) => line.event === "shutdown");
+  assert(shutdown, broker.stdout);
+  assertMatch(shutdown.msg, /^Escrow shutting down \(SIGTERM\)/);
+  assert(!broker.output.includes("PROCESS-T0KEN"));
 });

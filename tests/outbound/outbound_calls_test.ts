@@ -12,9 +12,10 @@ import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { fromFileUrl } from "@std/path/from-file-url";
 import type { Broker } from "../../src/engine/broker.ts";
 import type { GroupRecord } from "../../src/engine/groups/groups.ts";
+import type { TransactionView } from "../../src/engine/transactions/transactions.ts";
 import { createPinnedFetch, Outbound, OutboundPolicy, redactUrls } from "../../src/outbound/mod.ts";
 import { keys } from "../../src/store/keys.ts";
-import { openBroker, serveBroker } from "../_support/broker.ts";
+import { type BrokerFixture, openBroker, serveBroker } from "../_support/broker.ts";
 import { CheckEndpoint } from "../_support/check_endpoint.ts";
 import { RecordingServer } from "../_support/recording_server.ts";
 import { assertProblem, kvSnapshot, openApi, type TestApi } from "../http/_helpers.ts";
@@ -39,6 +40,32 @@ async function lastCheckError(broker: Broker, id: string): Promise<string | unde
   const view = await broker.transactions.get(id);
   const failed = view.history.filter((e) => e.type === "CheckBackFailed").at(-1);
   return (failed?.data as { error?: string } | undefined)?.error;
+}
+
+/** A broker (jobs run by the test) on a manual clock, with topic Trade. */
+async function checkingBroker(outbound?: OutboundPolicy): Promise<BrokerFixture> {
+  const t = await openBroker({
+    ...(outbound ? { outbound } : {}),
+    clock: { manual: Date.UTC(2030, 0, 1) },
+  });
+  await t.broker.topics.create("Trade");
+  return t;
+}
+
+/** Prepares a transaction on Trade checked at `checkUrl` at once, and runs its first check. */
+async function checkedOnce(
+  t: BrokerFixture,
+  checkUrl: string,
+  options: { maxChecks?: number } = {},
+): Promise<TransactionView> {
+  const { view } = await t.broker.transactions.prepare("Trade", {
+    body: {},
+    checkUrl,
+    checkAfterSeconds: 0,
+    ...options,
+  });
+  await runFirstCheck(t.broker, t.advance);
+  return view;
 }
 
 /** The URLs each API field is refused for, with the rule named. */
@@ -113,15 +140,9 @@ Deno.test("every refused URL form is a 400 naming field and rule at each API, st
 
 Deno.test("without ESCROW_OUTBOUND_ALLOW a loopback check URL is allowed and called", async () => {
   await using endpoint = CheckEndpoint.serve(() => "commit");
-  await using t = await openBroker({ clock: { manual: Date.UTC(2030, 0, 1) } });
-  await t.broker.topics.create("Trade");
+  await using t = await checkingBroker();
   const url = endpoint.url.replace("127.0.0.1", "0x7f000001"); // normalised, then called
-  const { view } = await t.broker.transactions.prepare("Trade", {
-    body: {},
-    checkUrl: url,
-    checkAfterSeconds: 0,
-  });
-  await runFirstCheck(t.broker, t.advance);
+  const view = await checkedOnce(t, url);
   assertEquals((await t.broker.transactions.get(view.transactionId)).state, "committed");
   assertEquals(endpoint.calls.length, 1);
 });
@@ -188,16 +209,9 @@ Deno.test("DNS rebinding between the API's check and the call is caught before c
       "rebind.test": () => answers++ === 0 ? ["127.0.0.1"] : ["169.254.169.254"],
     }),
   });
-  await using t = await openBroker({ outbound: policy, clock: { manual: Date.UTC(2030, 0, 1) } });
-  await t.broker.topics.create("Trade");
+  await using t = await checkingBroker(policy);
   const port = new URL(endpoint.url).port;
-  const { view } = await t.broker.transactions.prepare("Trade", {
-    body: {},
-    checkUrl: `http://rebind.test:${port}/check`,
-    checkAfterSeconds: 0,
-    maxChecks: 1,
-  });
-  await runFirstCheck(t.broker, t.advance);
+  const view = await checkedOnce(t, `http://rebind.test:${port}/check`, { maxChecks: 1 });
   assertStringIncludes((await lastCheckError(t.broker, view.transactionId))!, "link-local");
   assertEquals(endpoint.calls.length, 0);
 });
@@ -206,14 +220,8 @@ Deno.test("an http call connects to the address checked, with the URL's host in 
   await using listener = RecordingServer.serve(() => Response.json({ state: "commit" }));
   // The system cannot resolve pinned.test: only the checked address can have been used.
   const policy = new OutboundPolicy({ resolve: table({ "pinned.test": ["127.0.0.1"] }) });
-  await using t = await openBroker({ outbound: policy, clock: { manual: Date.UTC(2030, 0, 1) } });
-  await t.broker.topics.create("Trade");
-  const { view } = await t.broker.transactions.prepare("Trade", {
-    body: {},
-    checkUrl: `http://pinned.test:${listener.port}/check?x=1`,
-    checkAfterSeconds: 0,
-  });
-  await runFirstCheck(t.broker, t.advance);
+  await using t = await checkingBroker(policy);
+  const view = await checkedOnce(t, `http://pinned.test:${listener.port}/check?x=1`);
   assertEquals((await t.broker.transactions.get(view.transactionId)).state, "committed");
   assertEquals(listener.calls.length, 1);
   assertEquals(listener.calls[0]!.headers.get("host"), `pinned.test:${listener.port}`);
@@ -263,15 +271,8 @@ Deno.test("a check-back answered with a redirect is a failed check; the redirect
   await using endpoint = RecordingServer.serve(() =>
     new Response(null, { status: 302, headers: { location: target.url } })
   );
-  await using t = await openBroker({ clock: { manual: Date.UTC(2030, 0, 1) } });
-  await t.broker.topics.create("Trade");
-  const { view } = await t.broker.transactions.prepare("Trade", {
-    body: {},
-    checkUrl: endpoint.url,
-    checkAfterSeconds: 0,
-    maxChecks: 1,
-  });
-  await runFirstCheck(t.broker, t.advance);
+  await using t = await checkingBroker();
+  const view = await checkedOnce(t, endpoint.url, { maxChecks: 1 });
   const error = (await lastCheckError(t.broker, view.transactionId))!;
   assertStringIncludes(error, "HTTP 302 (redirects are not followed)");
   assertEquals(endpoint.calls.length, 1);
@@ -318,15 +319,8 @@ Deno.test("a 20 MiB check-back answer is a failed check after reading 64 KiB", a
     });
     return new Response(body, { headers: { "content-type": "application/json" } });
   });
-  await using t = await openBroker({ clock: { manual: Date.UTC(2030, 0, 1) } });
-  await t.broker.topics.create("Trade");
-  const { view } = await t.broker.transactions.prepare("Trade", {
-    body: {},
-    checkUrl: endpoint.url,
-    checkAfterSeconds: 0,
-    maxChecks: 1,
-  });
-  await runFirstCheck(t.broker, t.advance);
+  await using t = await checkingBroker();
+  const view = await checkedOnce(t, endpoint.url, { maxChecks: 1 });
   assertStringIncludes((await lastCheckError(t.broker, view.transactionId))!, "more than 65536");
   assertEquals((await t.broker.transactions.get(view.transactionId)).state, "rolledBack");
   assert(sent < 20 * 1024 * 1024, `the whole answer was sent: ${sent} bytes`);

@@ -11,6 +11,7 @@ import { assert } from "@std/assert/assert";
 import { assertEquals } from "@std/assert/equals";
 import { assertLessOrEqual } from "@std/assert/less-or-equal";
 import { waitFor } from "../../_process.ts";
+import type { Broker } from "../../../src/engine/broker.ts";
 import { LIVE, openBroker } from "../../_support/broker.ts";
 import { PushReceiver } from "../../_support/push_receiver.ts";
 
@@ -32,25 +33,57 @@ function holdingReceiver() {
   };
 }
 
-Deno.test("a push endpoint that holds every request does not delay another group's pushes", async () => {
+/**
+ * A live broker with topic `Orders` and group `slow` pushing to a
+ * {@linkcode holdingReceiver} (its timeout longer than any test) at most
+ * `maxConcurrency` at a time, a fast endpoint beside it, and what `setUp`
+ * adds before the broker starts.
+ */
+async function slowGroupBroker(
+  maxConcurrency: number,
+  setUp: (broker: Broker, fast: PushReceiver) => Promise<void> = async () => {},
+) {
   const slow = holdingReceiver();
-  await using _slowReceiver = slow.receiver;
-  await using fast = PushReceiver.serve(() => new Response(null, { status: 204 }));
-  await using live = await openBroker({
-    ...LIVE,
-    setUp: async (broker) => {
-      await broker.topics.create("Orders");
-      await broker.groups.put("slow", {
-        subscriptions: [{ topic: "Orders" }],
-        delivery: { mode: "push", url: slow.receiver.url, timeoutSeconds: 120, maxConcurrency: 2 },
-      });
-      await broker.groups.put("fast", {
-        subscriptions: [{ topic: "Orders" }],
-        delivery: { mode: "push", url: fast.url, timeoutSeconds: 5 },
-      });
-    },
+  const fast = PushReceiver.serve(() => new Response(null, { status: 204 }));
+  const closeReceivers = async () => {
+    await fast[Symbol.asyncDispose]();
+    await slow.receiver[Symbol.asyncDispose]();
+  };
+  try {
+    const live = await openBroker({
+      ...LIVE,
+      setUp: async (broker) => {
+        await broker.topics.create("Orders");
+        await broker.groups.put("slow", {
+          subscriptions: [{ topic: "Orders" }],
+          delivery: { mode: "push", url: slow.receiver.url, timeoutSeconds: 120, maxConcurrency },
+        });
+        await setUp(broker, fast);
+      },
+    });
+    return {
+      slow,
+      fast,
+      broker: live.broker,
+      async [Symbol.asyncDispose]() {
+        await live[Symbol.asyncDispose]();
+        await closeReceivers();
+      },
+    };
+  } catch (error) {
+    await closeReceivers();
+    throw error;
+  }
+}
+
+Deno.test("a push endpoint that holds every request does not delay another group's pushes", async () => {
+  await using live = await slowGroupBroker(2, async (broker, fast) => {
+    await broker.groups.put("fast", {
+      subscriptions: [{ topic: "Orders" }],
+      delivery: { mode: "push", url: fast.url, timeoutSeconds: 5 },
+    });
   });
-  const { broker } = live;
+  const { slow, fast, broker } = live;
   try {
     const ids = new Set<string>();
     for (let i = 0; i < 40; i++) {
@@ -76,20 +109,8 @@ Deno.test("a push endpoint that holds every request does not delay another group
 });
 
 Deno.test("removing a group whose endpoint holds its pushes does not hold up another group's new pump", async () => {
-  const slow = holdingReceiver();
-  await using _slowReceiver = slow.receiver;
-  await using fast = PushReceiver.serve(() => new Response(null, { status: 204 }));
-  await using live = await openBroker({
-    ...LIVE,
-    setUp: async (broker) => {
-      await broker.topics.create("Orders");
-      await broker.groups.put("slow", {
-        subscriptions: [{ topic: "Orders" }],
-        delivery: { mode: "push", url: slow.receiver.url, timeoutSeconds: 120, maxConcurrency: 1 },
-      });
-    },
-  });
-  const { broker } = live;
+  await using live = await slowGroupBroker(1);
+  const { slow, fast, broker } = live;
   try {
     await broker.publisher.publish("Orders", { body: "held" });
     await waitFor(() => slow.receiver.calls.length, (n) => n === 1, {
