@@ -210,6 +210,17 @@ export const GUARDS: readonly Guard[] = [
       "An ack after a nack of the same handle is recorded: the delivery is both retrying and acked.",
   },
   {
+    name: "ack-batch-once",
+    file: "src/engine/delivery/ack_batcher.ts",
+    find: "if (!fits || waiting.texts.some((text) => seen.has(text))) {",
+    replace: "if (!fits) {",
+    tests: [
+      "tests/engine/delivery/ack_batcher_test.ts",
+      "tests/engine/delivery/ack_records_test.ts",
+    ],
+    why: "Two acks of one handle made at once settle in one batch and both report it settled.",
+  },
+  {
     name: "visibility-lease",
     file: "src/engine/delivery/visibility.ts",
     find: "const op = new WriteSet().check(lease);",

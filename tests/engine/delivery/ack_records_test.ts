@@ -145,6 +145,17 @@ Deno.test("two acks of the same handles at once settle each once", async () => {
   ]);
   assertEquals(results.reduce((sum, r) => sum + r.settled, 0), n);
   assertEquals((await t.broker.groups.stats("ops")).acked, n);
+  // Two acks of one handle waiting behind another ack: not settled together, or both say "settled".
+  await t.broker.publisher.publish("Orders", { body: "x" });
+  await t.broker.publisher.publish("Orders", { body: "y" });
+  const [first, second] = await receiveAll(t.broker, "ops", 2);
+  const [, a, b] = await Promise.all([
+    t.broker.deliveries.ack("ops", [first!.receiptHandle]),
+    t.broker.deliveries.ack("ops", [second!.receiptHandle]),
+    t.broker.deliveries.ack("ops", [second!.receiptHandle]),
+  ]);
+  assertEquals(a!.settled + b!.settled, 1, "one of the two acks settles the handle");
+  assertEquals((await t.broker.groups.stats("ops")).acked, n + 2);
 });
 
 Deno.test("an ack racing a visibility change of one handle: exactly one of them takes effect", async () => {
@@ -180,4 +191,19 @@ Deno.test("deleting a group collects its ack records with the rest of its keys",
   await t.broker.groups.delete("ops");
   assert(await t.broker.groups.collect(groupId));
   assertEquals((await acks()).length, 0);
+});
+
+Deno.test("acks of one message each, all at once (as a push group makes them), settle in a few records", async () => {
+  await using t = await open();
+  const n = 60;
+  for (let i = 0; i < n; i++) await t.broker.publisher.publish("Orders", { body: i });
+  const messages = await receiveAll(t.broker, "ops", n);
+  const groupId = (await t.broker.groups.require("ops")).id;
+  const results = await Promise.all(
+    messages.map((m) => t.broker.deliveries.ack("ops", [m.receiptHandle])),
+  );
+  assertEquals(results.map((r) => r.settled), messages.map(() => 1));
+  const records = await Array.fromAsync(t.kv.list({ prefix: ["ack", groupId] }));
+  assert(records.length <= 3, `${records.length} ack records for ${n} acks made at once`);
+  assertEquals((await t.broker.groups.stats("ops")).acked, n);
 });
