@@ -257,7 +257,8 @@ export const GUARDS: readonly Guard[] = [
   {
     name: "dedup",
     file: "src/engine/publishing/publisher.ts",
-    find: "op.check({ key: dedupKey, versionstamp: seen?.versionstamp ?? null })\n          .set(",
+    find:
+      "op.check({ key: dedupKey, versionstamp: seen?.versionstamp ?? null })\n            .set(",
     replace: "op.set(",
     tests: ["tests/engine/races_test.ts"],
     why: "Two publishes with one dedupId at once both store a message.",
