@@ -190,6 +190,54 @@ export const GUARDS: readonly Guard[] = [
       "A replayed handle settles its delivery a second time and overwrites the event after its head.",
   },
   {
+    name: "ack-lease",
+    file: "src/engine/delivery/settle.ts",
+    find:
+      "op.check(lease); // the lease lists the heads settled here, and an ack record takes them out",
+    replace: "// the lease, unchecked",
+    tests: ["tests/engine/delivery/ack_records_test.ts"],
+    why:
+      "An ack record and a nack (or a second ack) of one handle both commit: the delivery is acked and retried, counted twice.",
+  },
+  {
+    name: "ack-next-free",
+    file: "src/engine/delivery/settle.ts",
+    find:
+      "op.check({ key: deliveryEventKey(id, head.messageId, head.seq + 1), versionstamp: null });",
+    replace: "",
+    tests: ["tests/engine/delivery/ack_records_test.ts"],
+    why:
+      "An ack after a nack of the same handle is recorded: the delivery is both retrying and acked.",
+  },
+  {
+    name: "ack-batch-once",
+    file: "src/engine/delivery/ack_batcher.ts",
+    find: "if (!fits || waiting.texts.some((text) => seen.has(text))) {",
+    replace: "if (!fits) {",
+    tests: [
+      "tests/engine/delivery/ack_batcher_test.ts",
+      "tests/engine/delivery/ack_records_test.ts",
+    ],
+    why: "Two acks of one handle made at once settle in one batch and both report it settled.",
+  },
+  {
+    name: "visibility-lease",
+    file: "src/engine/delivery/visibility.ts",
+    find: "const op = new WriteSet().check(lease);",
+    replace: "const op = new WriteSet();",
+    tests: ["tests/engine/delivery/ack_records_test.ts"],
+    why:
+      "A visibility change racing an ack both take effect: the consumer holds a new handle of an acked delivery.",
+  },
+  {
+    name: "collect-acks",
+    file: "src/engine/groups/groups.ts",
+    find: "      keys.acks(groupId),\n",
+    replace: "",
+    tests: ["tests/engine/delivery/ack_records_test.ts"],
+    why: "A deleted group's ack records stay in the database for ever.",
+  },
+  {
     name: "receipt-key-creation",
     file: "src/engine/delivery/receipt_keys.ts",
     find: "this.#kv.atomic().check(entry).set(keys.receiptKeys(), created),",
@@ -209,7 +257,8 @@ export const GUARDS: readonly Guard[] = [
   {
     name: "dedup",
     file: "src/engine/publishing/publisher.ts",
-    find: "op.check({ key: dedupKey, versionstamp: seen?.versionstamp ?? null })\n          .set(",
+    find:
+      "op.check({ key: dedupKey, versionstamp: seen?.versionstamp ?? null })\n            .set(",
     replace: "op.set(",
     tests: ["tests/engine/races_test.ts"],
     why: "Two publishes with one dedupId at once both store a message.",

@@ -100,14 +100,34 @@ export class EventStore {
     events.forEach((event, i) => {
       op.set(keys.event(stream.kind, stream.id, expectedVersion + 1 + i), event);
     });
+    this.announce(op, stream, expectedVersion + 1, events);
+    return op;
+  }
+
+  /**
+   * Publishes `events` of `stream` from `fromSeq` on the bus once `op`
+   * committed, without writing them: for events another record of the same
+   * commit stands for (a delivery's acked event, in its lease's ack record).
+   *
+   * @example
+   * ```ts
+   * import { EventStore } from "./event_store.ts";
+   * import { WriteSet } from "./write_set.ts";
+   * using kv = await Deno.openKv(":memory:");
+   * new EventStore(kv).announce(new WriteSet(), { kind: "dlv", id: "m1:g1" }, 2,
+   *   [{ type: "DeliveryAcked", data: { attempt: 1 }, at: 0 }]);
+   * ```
+   */
+  announce<W extends Writes>(
+    op: W,
+    stream: StreamId,
+    fromSeq: number,
+    events: readonly StoredEvent[],
+  ): W {
     const bus = this.#bus;
     // Only a WriteSet knows when it committed; nobody listening costs one property read.
     if (bus?.listening && op instanceof WriteSet) {
-      const committed = {
-        stream: { kind: stream.kind, id: stream.id },
-        fromSeq: expectedVersion + 1,
-        events,
-      };
+      const committed = { stream: { kind: stream.kind, id: stream.id }, fromSeq, events };
       op.onCommitted(() => bus.publish(committed));
     }
     return op;

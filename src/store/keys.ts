@@ -24,7 +24,8 @@
  * | `["groups_version"]` | `Deno.KvU64` bumped when any group changes |
  * | `["group_signal", group]` | `Deno.KvU64` bumped when work becomes ready outside the topic log |
  * | `["cursor", group, topic]` | the group's position in the topic log |
- * | `["lease", group, visibleUntil, leaseId]` | the deliveries one receive started, until their visibility ends |
+ * | `["lease", group, visibleUntil, leaseId]` | the deliveries one receive started and not yet acked, until their visibility ends |
+ * | `["ack", group, visibleUntil, leaseId, ackId]` | the `DeliveryAcked` events of one ack call's handles of one lease |
  * | `["due", group, dueAt, messageId]` | a delivery waiting for its time (retry, delay, redrive) |
  * | `["dlq", group, messageId]` | a dead letter |
  * | `["mg_lock", group, messageGroup]` | the message of an ordered group's message group in progress |
@@ -32,7 +33,7 @@
  * | `["gcount", group, counter]` | `Deno.KvU64` delivery counters |
  * | `["receipt_keys"]` | the secrets receipt handles are signed with (current and previous) |
  *
- * Every per-group key (cursor, lease, due, dlq, mg_lock, mg_wait, gcount,
+ * Every per-group key (cursor, lease, ack, due, dlq, mg_lock, mg_wait, gcount,
  * group_signal) and every delivery stream id names the group by its
  * incarnation id (`GroupRecord.id`), not its name: deleting a group deletes
  * its record, and everything under the old id is unreachable at once.
@@ -105,6 +106,18 @@ export const keys = {
     leaseId,
   ],
   leases: (group: string): Deno.KvKey => ["lease", group],
+  /** The leases that end at `visibleUntil` (a handle names its delivery's by that time). */
+  leasesAt: (group: string, visibleUntil: number): Deno.KvKey => ["lease", group, visibleUntil],
+  ack: (group: string, visibleUntil: number, leaseId: string, ackId: string): Deno.KvKey => [
+    "ack",
+    group,
+    visibleUntil,
+    leaseId,
+    ackId,
+  ],
+  acks: (group: string): Deno.KvKey => ["ack", group],
+  /** The ack records of the leases that end at `visibleUntil`. */
+  acksAt: (group: string, visibleUntil: number): Deno.KvKey => ["ack", group, visibleUntil],
   due: (group: string, dueAt: number, messageId: string): Deno.KvKey => [
     "due",
     group,

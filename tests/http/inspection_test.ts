@@ -15,6 +15,8 @@ import { transactionMachine } from "../../machines/transaction.ts";
 import { readConfig } from "../../src/config.ts";
 import type { StoredEvent, TransactionPreparedData } from "../../src/domain/events.ts";
 import { createApp } from "../../src/http/app.ts";
+import { readDelivery } from "../../src/engine/delivery/acks.ts";
+import { EventStore } from "../../src/store/event_store.ts";
 import { CheckEndpoint } from "../_support/check_endpoint.ts";
 import {
   assertProblem,
@@ -191,7 +193,11 @@ Deno.test("a delivery with a retry, a dead letter and a redrive replays as the l
   await receiveAnd("ack");
 
   const groupId = (await api.broker.groups.require("ops")).id;
-  const stored = await storedEvents(api, "dlv", `${messageId}:${groupId}`);
+  // The stream's stored events, then the acked event its lease's ack record holds.
+  const stored: StoredEvent[] = await readDelivery(api.kv, new EventStore(api.kv), groupId, {
+    messageId,
+    topic: "Trade",
+  });
   const types = stored.map((e) => e.type);
   for (
     const type of [

@@ -7,6 +7,7 @@
  * - `receive.ts`: routing at read time, from due entries and topic logs;
  * - `long_poll.ts`: waiting until work may be ready;
  * - `settle.ts`: reading receipt handles and ending attempts;
+ * - `acks.ts` and `ack_batcher.ts`: acks by record, and acks made at once settled together;
  * - `visibility.ts`: more time for a delivery, and expiry;
  * - `dead_letters.ts`: listing and redriving;
  * - `step.ts` and `effects.ts`: the delivery machine's decision and its writes.
@@ -16,6 +17,7 @@
 import type { ReceivedMessage } from "../../domain/wire.ts";
 import type { EngineDeps } from "../deps.ts";
 import type { Groups } from "../groups/mod.ts";
+import { AckBatcher } from "./ack_batcher.ts";
 import { listDeadLetters, redrive } from "./dead_letters.ts";
 import type { DeliveryEnv } from "./env.ts";
 import { waitForWork, wakeState } from "./long_poll.ts";
@@ -95,6 +97,7 @@ const MAX_ROUNDS = 8;
 export class Deliveries {
   readonly #env: DeliveryEnv;
   readonly #receiving = new Map<string, Promise<void>>();
+  readonly #ackers = new Map<string, AckBatcher>();
 
   /** Creates the use cases over the engine's collaborators. */
   constructor(deps: EngineDeps, groups: Groups, receiptKeys?: ReceiptKeys) {
@@ -157,9 +160,22 @@ export class Deliveries {
     }
   }
 
-  /** Acknowledges deliveries; unknown, expired or stale handles are listed as failed. */
+  /**
+   * Acknowledges deliveries; unknown, expired or stale handles are listed as
+   * failed. Acks of the group made while one is being settled settle
+   * together after it (see `ack_batcher.ts`).
+   */
   async ack(groupName: string, handles: readonly string[]): Promise<SettleResult> {
-    return await this.#settle(groupName, handles, { kind: "ack" });
+    let batcher = this.#ackers.get(groupName);
+    if (!batcher) {
+      batcher = new AckBatcher((texts) => this.#settle(groupName, texts, { kind: "ack" }));
+      this.#ackers.set(groupName, batcher);
+    }
+    try {
+      return await batcher.ack(handles);
+    } finally {
+      if (batcher.idle && this.#ackers.get(groupName) === batcher) this.#ackers.delete(groupName);
+    }
   }
 
   /**

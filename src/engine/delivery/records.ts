@@ -16,6 +16,8 @@ import type { DeliveryHead } from "./step.ts";
 /**
  * A delivery in flight, as listed in a lease: the entry one receive writes
  * for all the deliveries it starts, keyed by the end of their visibility.
+ * An ack takes its deliveries out (see `acks.ts`); the others stay listed
+ * until the lease ends.
  */
 export interface InflightRecord {
   readonly messageId: string;

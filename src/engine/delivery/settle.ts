@@ -1,11 +1,13 @@
 /**
  * Settling deliveries: reading receipt handles (signature, group, its
  * incarnation, expiry) and ending attempts (ack, or a failure that the retry
- * policy turns into a retry or a dead letter). Handles are settled in
- * chunks, one commit each, every delivery's event appended at the head its
- * handle names; when a chunk loses, its handles are settled one by one
- * through the command handler, which reads the stream of a handle that lost
- * and refuses it naming where the delivery is now.
+ * policy turns into a retry or a dead letter). Handles are settled by the
+ * lease that lists their heads, in chunks, one commit each that checks the
+ * lease: an ack chunk writes one ack record for all its handles (see
+ * `acks.ts`), a failure appends each delivery's event at the head its handle
+ * names. When a chunk loses, its handles are settled one by one through the
+ * command handler, which reads the history of a handle that lost and
+ * refuses it naming where the delivery is now.
  *
  * @module
  */
@@ -18,7 +20,23 @@ import { handleCommand } from "../command.ts";
 import type { CompiledGroup } from "../groups/mod.ts";
 import { carryOutDelivery } from "./effects.ts";
 import { type DeliveryEnv, SETTLE_CHUNK } from "./env.ts";
-import { appendDelivery, type DeliveryHead, deliveryStream, replayDelivery } from "./step.ts";
+import {
+  type AckedItem,
+  findLease,
+  type LeaseEntry,
+  leasesAt,
+  listsHead,
+  putAck,
+  readDelivery,
+} from "./acks.ts";
+import { deliveryEventKey, type InflightRecord } from "./records.ts";
+import {
+  appendDelivery,
+  decideDelivery,
+  type DeliveryHead,
+  deliveryStream,
+  replayDelivery,
+} from "./step.ts";
 
 /** Result of settling receipt handles. */
 export interface SettleResult {
@@ -139,7 +157,10 @@ export function outcomeEvent(
 }
 
 /**
- * Ends the attempts of deliveries at their stated heads with `outcome`.
+ * Ends the attempts of deliveries at their stated heads with `outcome`. The
+ * deliveries are settled by lease (the lease that lists each head): a chunk
+ * at a time per lease, leases side by side; an ack writes one ack record per
+ * chunk (see `acks.ts`), any other outcome appends to each stream.
  *
  * @example
  * ```ts
@@ -156,48 +177,105 @@ export async function settleHeads(
   items: readonly Settling[],
   outcome: Outcome,
 ): Promise<SettleResult> {
-  const chunks: Settling[][] = [];
-  for (let i = 0; i < items.length; i += SETTLE_CHUNK) {
-    chunks.push(items.slice(i, i + SETTLE_CHUNK));
-  }
-  // Chunks touch different streams: they commit side by side (and share commits).
-  const results = await Promise.all(chunks.map(async (chunk) => {
-    const failed: SettleResult["failed"] = [];
-    const op = await writeOutcomes(env, group, chunk, outcome);
-    if (op && await env.deps.committer.commit(op)) return { settled: chunk.length, failed };
-    // Some delivery in the chunk moved on: settle one by one to tell which.
-    let settled = 0;
-    for (const item of chunk) {
-      const reason = await settleOne(env, group, item, outcome);
-      if (reason === undefined) settled++;
-      else failed.push({ receiptHandle: item.text, reason });
+  const { kv, committer } = env.deps;
+  const times = items.flatMap(({ head }) =>
+    head.state === "inFlight" && head.context.visibleUntil !== undefined
+      ? [head.context.visibleUntil]
+      : []
+  );
+  const leases = await leasesAt(kv, group.record.id, times);
+  const byLease = new Map<string, { lease: LeaseEntry; items: Settling[] }>();
+  const unlisted: Settling[] = [];
+  for (const item of items) {
+    const lease = (leases.get(item.head.context.visibleUntil ?? -1) ?? [])
+      .find((entry) => listsHead(entry.value, item.head));
+    if (!lease) {
+      unlisted.push(item);
+      continue;
     }
-    return { settled, failed };
-  }));
+    const id = lease.key[3] as string;
+    const of = byLease.get(id) ?? { lease, items: [] };
+    of.items.push(item);
+    byLease.set(id, of);
+  }
+  const one = async (item: Settling): Promise<SettleResult> => {
+    const reason = await settleOne(env, group, item, outcome);
+    return reason === undefined
+      ? { settled: 1, failed: [] }
+      : { settled: 0, failed: [{ receiptHandle: item.text, reason }] };
+  };
+  // Leases commit side by side (and share commits); the chunks of one lease one after
+  // another, each checking the lease as the one before left it.
+  const results = await Promise.all([
+    ...[...byLease.values()].map(async (batch) => {
+      let lease: LeaseEntry | undefined = batch.lease;
+      let settled = 0;
+      const failed: SettleResult["failed"] = [];
+      for (let i = 0; i < batch.items.length; i += SETTLE_CHUNK) {
+        const chunk = batch.items.slice(i, i + SETTLE_CHUNK);
+        if (i > 0 && lease) {
+          const entry: Deno.KvEntryMaybe<InflightRecord[]> = await kv.get(lease.key);
+          lease = entry.value ? entry as LeaseEntry : undefined;
+        }
+        const op = lease ? await writeOutcomes(env, group, chunk, outcome, lease) : undefined;
+        if (op && await committer.commit(op)) {
+          settled += chunk.length;
+          continue;
+        }
+        // Some delivery in the chunk moved on: settle one by one to tell which.
+        for (const item of chunk) {
+          const result = await one(item);
+          settled += result.settled;
+          failed.push(...result.failed);
+        }
+      }
+      return { settled, failed };
+    }),
+    // No lease lists them: they moved on (or their lease ended); settle one by one to tell.
+    ...unlisted.map(one),
+  ]);
   return {
     settled: results.reduce((sum, r) => sum + r.settled, 0),
     failed: results.flatMap((r) => r.failed),
   };
 }
 
-/** The writes of ending every item's attempt, or undefined when the machine refuses one. */
+/**
+ * The writes of ending every item's attempt, all listed by `lease` (checked),
+ * or undefined when the lease does not list one or the machine refuses one.
+ */
 async function writeOutcomes(
   env: DeliveryEnv,
   group: CompiledGroup,
   items: readonly Settling[],
   outcome: Outcome,
+  lease: LeaseEntry,
 ): Promise<WriteSet | undefined> {
   const { kv, clock, store } = env.deps;
+  const id = group.record.id;
   const op = new WriteSet();
+  op.check(lease); // the lease lists the heads settled here, and an ack record takes them out
   const scope = { kv, group, leaseId: monotonicUlid, deps: env.deps };
   const now = clock();
-  for (const item of items) {
-    const steps = appendDelivery(op, store, group.record.id, item.head, [
-      outcomeEvent(group, item.head, outcome, now),
-    ]);
-    if (!steps) return undefined;
-    for (const step of steps) await carryOutDelivery(op, scope, step);
+  const acked: AckedItem[] = [];
+  for (const { head } of items) {
+    if (!listsHead(lease.value, head)) return undefined;
+    const event = outcomeEvent(group, head, outcome, now);
+    if (event.type !== "DeliveryAcked") {
+      const steps = appendDelivery(op, store, id, head, [event]);
+      if (!steps) return undefined;
+      for (const step of steps) await carryOutDelivery(op, scope, step);
+      continue;
+    }
+    const step = decideDelivery(head, event);
+    if (!step) return undefined;
+    // Stored nowhere but in the ack record: the event after the head must still be free.
+    op.check({ key: deliveryEventKey(id, head.messageId, head.seq + 1), versionstamp: null });
+    store.announce(op, deliveryStream(head.messageId, id), head.seq + 1, [event]);
+    await carryOutDelivery(op, scope, step);
+    acked.push({ messageId: head.messageId, seq: head.seq, attempt: head.context.attempt });
   }
+  if (acked.length > 0) putAck(op, lease, acked, { at: now, ackId: monotonicUlid() });
   return op;
 }
 
@@ -208,27 +286,32 @@ async function settleOne(
   item: Settling,
   outcome: Outcome,
 ): Promise<string | undefined> {
-  const { store, committer } = env.deps;
-  return await handleCommand<DeliveryHead, string | undefined>(committer, {
-    what: `settle message ${item.head.messageId} for group ${group.record.name}`,
-    load: async (fresh) => {
-      if (!fresh) return item.head;
-      const { events } = await store.read<DeliveryEvent>(
-        deliveryStream(item.head.messageId, group.record.id),
-      );
-      return replayDelivery(item.head, events);
+  const { kv, store, committer } = env.deps;
+  const id = group.record.id;
+  return await handleCommand<{ head: DeliveryHead; lease?: LeaseEntry }, string | undefined>(
+    committer,
+    {
+      what: `settle message ${item.head.messageId} for group ${group.record.name}`,
+      load: async () => {
+        const head = replayDelivery(item.head, await readDelivery(kv, store, id, item.head));
+        const lease = await findLease(kv, id, head);
+        return { head, ...(lease ? { lease } : {}) };
+      },
+      decide: async ({ head, lease }) => {
+        // The handle names the head it was issued at: once the stream moved past it, it is spent.
+        if (head.seq !== item.head.seq || head.state !== item.head.state) {
+          return {
+            done:
+              `receipt handle already used or superseded: the delivery is now ${head.state} (event ${head.seq})`,
+          };
+        }
+        if (!lease) {
+          return { done: "receipt handle already used or superseded: its lease has ended" };
+        }
+        const op = await writeOutcomes(env, group, [{ ...item, head }], outcome, lease);
+        if (!op) return { done: `receipt handle cannot settle a delivery that is ${head.state}` };
+        return { write: op, result: undefined };
+      },
     },
-    decide: async (head) => {
-      // The handle names the head it was issued at: once the stream moved past it, it is spent.
-      if (head.seq !== item.head.seq || head.state !== item.head.state) {
-        return {
-          done:
-            `receipt handle already used or superseded: the delivery is now ${head.state} (event ${head.seq})`,
-        };
-      }
-      const op = await writeOutcomes(env, group, [{ ...item, head }], outcome);
-      if (!op) return { done: `receipt handle cannot settle a delivery that is ${head.state}` };
-      return { write: op, result: undefined };
-    },
-  });
+  );
 }

@@ -2,9 +2,9 @@
  * Visibility: a consumer asking for more time on a delivery (a new handle,
  * the old one spent), and expiry: failing the deliveries whose visibility
  * timeout passed while still in flight. A lease lists the deliveries one
- * receive started, keyed by the end of their visibility; expiry skips those
- * whose stream moved on since, and the checked append settles any race with
- * a late ack.
+ * receive started and not yet acked, keyed by the end of their visibility;
+ * expiry skips those whose stream moved on since, and the checks on the
+ * lease and on the next event settle any race with a late ack.
  *
  * @module
  */
@@ -12,6 +12,7 @@ import { monotonicUlid } from "@std/ulid";
 import { keys } from "../../store/keys.ts";
 import { WriteSet } from "../../store/write_set.ts";
 import type { CompiledGroup } from "../groups/mod.ts";
+import { findLease } from "./acks.ts";
 import { carryOutDelivery } from "./effects.ts";
 import type { DeliveryEnv } from "./env.ts";
 import type { InflightRecord } from "./records.ts";
@@ -46,9 +47,12 @@ export async function changeVisibility(
   const { valid, failed } = await readHandles(env, group, [text]);
   const item = valid[0];
   if (!item) return { failed: failed[0]?.reason ?? "receipt handle is malformed" };
+  const lease = await findLease(kv, group.record.id, item.head);
+  if (!lease) return { failed: "receipt handle already used or superseded: the delivery moved on" };
   const now = clock();
   const visibleUntil = now + seconds * 1000;
-  const op = new WriteSet();
+  // The lease lists the head until an ack record takes it out (see acks.ts).
+  const op = new WriteSet().check(lease);
   const steps = appendDelivery(op, store, group.record.id, item.head, [{
     type: "DeliveryVisibilityExtended",
     data: { attempt: item.head.context.attempt, visibleUntil },

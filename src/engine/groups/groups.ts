@@ -274,6 +274,7 @@ export class Groups {
     const prefixes = [
       keys.cursors(groupId),
       keys.leases(groupId),
+      keys.acks(groupId),
       keys.dues(groupId),
       keys.deadLetters(groupId),
       keys.orderLocks(groupId),

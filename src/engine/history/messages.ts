@@ -14,6 +14,7 @@ import type { MessageRecord } from "../../domain/message.ts";
 import { keys } from "../../store/keys.ts";
 import { readBody, readMessage } from "../../store/message_store.ts";
 import type { EngineDeps } from "../deps.ts";
+import { withRecordedAck } from "../delivery/acks.ts";
 import type { Groups } from "../groups/mod.ts";
 import type { Topics } from "../publishing/topics.ts";
 import type { Transactions, TransactionView } from "../transactions/transactions.ts";
@@ -159,20 +160,26 @@ export class Messages {
    */
   async #deliveries(record: MessageRecord): Promise<DeliveryView[]> {
     const names = new Map((await this.#groups.list()).map((g) => [g.id, g.name]));
-    const byGroup = new Map<string, DeliveryEvent[]>();
+    const byGroup = new Map<string, { name: string; events: DeliveryEvent[] }>();
     const iter = this.#deps.kv.list<DeliveryEvent>({
       start: keys.stream("dlv", `${record.messageId}:`),
       end: keys.stream("dlv", `${record.messageId};`),
     });
     for await (const entry of iter) {
-      const name = names.get((entry.key[2] as string).slice(record.messageId.length + 1));
+      const groupId = (entry.key[2] as string).slice(record.messageId.length + 1);
+      const name = names.get(groupId);
       if (name === undefined) continue;
-      const events = byGroup.get(name) ?? [];
-      events.push(entry.value);
-      byGroup.set(name, events);
+      const stream = byGroup.get(groupId) ?? { name, events: [] };
+      stream.events.push(entry.value);
+      byGroup.set(groupId, stream);
     }
-    return [...byGroup].map(([group, events]) => deliveryView(group, events))
-      .sort((a, b) => a.group.localeCompare(b.group));
+    // An acked delivery's last event is in its lease's ack record, not in its stream.
+    const views = await Promise.all(
+      [...byGroup].map(async ([groupId, { name, events }]) =>
+        deliveryView(name, await withRecordedAck(this.#deps.kv, groupId, record, events))
+      ),
+    );
+    return views.sort((a, b) => a.group.localeCompare(b.group));
   }
 
   /**

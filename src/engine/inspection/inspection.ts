@@ -6,11 +6,12 @@
  * @module
  */
 import { NotFoundError } from "../../domain/errors.ts";
-import type { StoredEvent } from "../../domain/events.ts";
+import type { DeliveryEvent, StoredEvent } from "../../domain/events.ts";
 import type { EventBus } from "../../observe/bus.ts";
 import type { EventStore } from "../../store/event_store.ts";
 import { keys } from "../../store/keys.ts";
 import { readMessage } from "../../store/message_store.ts";
+import { withRecordedAck } from "../delivery/acks.ts";
 import type { Groups } from "../groups/mod.ts";
 import { InspectionRelay, type InspectionSink, type StreamRef, type Watch } from "./relay.ts";
 import {
@@ -131,6 +132,18 @@ export class Inspection {
   async #replay(target: ResolvedTarget): Promise<InspectionMessage[]> {
     const { stream, trace } = target;
     const { events } = await this.#store.read<StoredEvent>(stream);
+    if (stream.kind === "dlv" && events.length > 0) {
+      // An acked delivery's last event is in its lease's ack record, not in its stream.
+      const cut = stream.id.lastIndexOf(":");
+      const of = { messageId: stream.id.slice(0, cut), topic: "" };
+      const all = await withRecordedAck(
+        this.#kv,
+        stream.id.slice(cut + 1),
+        of,
+        events as DeliveryEvent[],
+      );
+      return trace.apply(1, all);
+    }
     if (events.length === 0) {
       if (target.startedAt === undefined) throw this.#missingTransaction(stream.id);
       return trace.start(target.startedAt);
