@@ -257,10 +257,9 @@ export const GUARDS: readonly Guard[] = [
   {
     name: "dedup",
     file: "src/engine/publishing/publisher.ts",
-    find:
-      "op.check({ key: dedupKey, versionstamp: seen?.versionstamp ?? null })\n            .set(",
+    find: "op.check({ key: dedupKey, versionstamp: seenVersion ?? null })\n        .set(",
     replace: "op.set(",
-    tests: ["tests/engine/races_test.ts"],
+    tests: ["tests/engine/races_test.ts", "tests/http/batch_publish_test.ts"],
     why: "Two publishes with one dedupId at once both store a message.",
   },
   {
