@@ -114,7 +114,7 @@ export const USAGE = `deno run --allow-all src/bench/main.ts [options]
   --tx-n N              transactions of the tx phase (default N, quick 3000)
   --growth-n N          messages of each growth fan-out (default 5000, quick 2000)
   --growth-groups LIST  group counts of the growth fan-outs (default 1,5,20)
-  --backlog N           unconsumed messages of the backlog probe (default 200000, quick 20000)
+  --backlog N           unconsumed messages of the backlog probe (default 200000, quick 10000)
   --backlog-drain N     messages received from the backlog (default 5000, quick 2000)
   --publishers P        publisher and producer processes (default 4)
   --inflight K          requests in flight per publisher (default 64)
@@ -234,7 +234,7 @@ export function parseBenchOptions(
     txN: Math.floor(count("tx-n", quick ? 3_000 : n)),
     growthN: Math.floor(count("growth-n", quick ? 2_000 : 5_000)),
     growthGroups,
-    backlogN: Math.floor(count("backlog", quick ? 20_000 : 200_000)),
+    backlogN: Math.floor(count("backlog", quick ? 10_000 : 200_000)),
     backlogDrain: Math.floor(count("backlog-drain", quick ? 2_000 : 5_000)),
     publishers: Math.floor(count("publishers", 4)),
     inflight: Math.floor(count("inflight", 64)),
