@@ -85,6 +85,15 @@ export const GUARDS: readonly Guard[] = [
       "One change failing its check fails every change that shared its commit, though their checks held.",
   },
   {
+    name: "consumer-retry-after",
+    file: "src/client/consumer.ts",
+    find: "await pause(retryPauseMs(error), signal);",
+    replace: "await pause(1_000, signal);",
+    tests: ["tests/client/retry_pause_test.ts"],
+    why:
+      "An SDK consumer refused for load asks again after 1 s whatever Retry-After says: a fleet of consumers keeps a loaded broker loaded.",
+  },
+  {
     name: "refusal-isolation",
     file: "src/store/group_commit.ts",
     find: "committed = false;",

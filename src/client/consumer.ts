@@ -10,6 +10,7 @@
  */
 import type { EscrowClient, FailedHandle, ReceivedMessage } from "./client.ts";
 import { ConsumerStream } from "./consumer_stream.ts";
+import { EscrowError } from "./errors.ts";
 
 /** Most messages one receive asks for: the broker's limit of `max`. */
 const MAX_RECEIVE_BATCH = 256;
@@ -258,7 +259,7 @@ export class Consumer {
       } catch (error) {
         if (this.#stopping) return;
         this.#onError(error);
-        await pause(1_000, signal);
+        await pause(retryPauseMs(error), signal);
         continue;
       } finally {
         this.#receiving = undefined;
@@ -344,6 +345,34 @@ export class Consumer {
 }
 
 /** Waits `ms`, or less when `signal` aborts first. */
+/** Longest pause {@linkcode retryPauseMs} asks for, whatever the broker says. */
+const MAX_RETRY_PAUSE_MS = 30_000;
+
+/**
+ * How long a consumer waits after a failed receive: what the broker asked
+ * for when it refused the receive for load (a 429 or 503 problem's
+ * `retryAfterSeconds`, which it also sends as `Retry-After`), at most 30 s;
+ * 1 s after any other failure.
+ *
+ * @example
+ * ```ts
+ * import { retryPauseMs } from "./consumer.ts";
+ * import { EscrowError } from "./errors.ts";
+ * const busy = new EscrowError({ type: "x", title: "Too many requests", status: 429, detail: "", retryAfterSeconds: 3 });
+ * console.log(retryPauseMs(busy)); // 3000
+ * console.log(retryPauseMs(new Error("connection reset"))); // 1000
+ * ```
+ */
+export function retryPauseMs(error: unknown): number {
+  if (error instanceof EscrowError && (error.status === 429 || error.status === 503)) {
+    const seconds = Number(error.problem.retryAfterSeconds);
+    if (Number.isFinite(seconds) && seconds > 0) {
+      return Math.min(seconds * 1_000, MAX_RETRY_PAUSE_MS);
+    }
+  }
+  return 1_000;
+}
+
 function pause(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
