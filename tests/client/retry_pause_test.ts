@@ -12,24 +12,40 @@ import { createApp } from "../../src/http/app.ts";
 import { Overload } from "../../src/http/limits/mod.ts";
 import { openBroker } from "../_support/broker.ts";
 
-Deno.test("after a 429 for its rate, a consumer pauses for the broker's Retry-After", async () => {
-  await using t = await openBroker();
-  await t.broker.topics.create("Orders");
-  await t.broker.groups.put("ops", { subscriptions: [{ topic: "Orders" }] });
+/**
+ * A broker with topic Orders and pull group ops behind an app whose one
+ * token may send one request every 5 s, with a bucket that never refills (its
+ * clock stands still): every request after the first is a 429 asking for 5 s.
+ * The SDK client reaches it in memory and records each answer's status.
+ */
+async function rateLimitedClient() {
+  const fixture = await openBroker();
+  await fixture.broker.topics.create("Orders");
+  await fixture.broker.groups.put("ops", { subscriptions: [{ topic: "Orders" }] });
   const overload = new Overload({
     maxConcurrentRequests: 0,
     maxConcurrentRequestsPerToken: 0,
     maxLongPolls: 0,
     maxLongPollsPerToken: 0,
-    ratePerToken: 0.2, // one request every 5 s
+    ratePerToken: 0.2,
     burstPerToken: 1,
   }, { clock: () => 0 });
-  const app = createApp(t.broker, { tokens: TokenSet.admin("s3cret"), overload });
+  const app = createApp(fixture.broker, { tokens: TokenSet.admin("s3cret"), overload });
+  const statuses: number[] = [];
   const client = new EscrowClient("http://escrow.test", {
     token: "s3cret",
-    fetch: async (input, init) =>
-      await app.request(input instanceof Request ? input : String(input), init),
+    fetch: async (input, init) => {
+      const res = await app.request(input instanceof Request ? input : String(input), init);
+      statuses.push(res.status);
+      return res;
+    },
   });
+  return { client, statuses, [Symbol.asyncDispose]: () => fixture[Symbol.asyncDispose]() };
+}
+
+Deno.test("after a 429 for its rate, a consumer pauses for the broker's Retry-After", async () => {
+  await using t = await rateLimitedClient();
+  const { client } = t;
   assertEquals(await client.receive("ops", { max: 1 }), []);
   const refused = await assertRejects(() => client.receive("ops", { max: 1 }), EscrowError);
   assertEquals(refused.status, 429);
@@ -47,27 +63,8 @@ Deno.test("retryPauseMs: other failures wait 1 s; a huge Retry-After is capped a
 });
 
 Deno.test("a polling consumer refused with Retry-After: 5 asks again only after it", async () => {
-  await using t = await openBroker();
-  await t.broker.topics.create("Orders");
-  await t.broker.groups.put("ops", { subscriptions: [{ topic: "Orders" }] });
-  const overload = new Overload({
-    maxConcurrentRequests: 0,
-    maxConcurrentRequestsPerToken: 0,
-    maxLongPolls: 0,
-    maxLongPollsPerToken: 0,
-    ratePerToken: 0.2,
-    burstPerToken: 1,
-  }, { clock: () => 0 }); // the bucket never refills: every receive after the first is a 429
-  const app = createApp(t.broker, { tokens: TokenSet.admin("s3cret"), overload });
-  const statuses: number[] = [];
-  const client = new EscrowClient("http://escrow.test", {
-    token: "s3cret",
-    fetch: async (input, init) => {
-      const res = await app.request(input instanceof Request ? input : String(input), init);
-      statuses.push(res.status);
-      return res;
-    },
-  });
+  await using t = await rateLimitedClient();
+  const { client, statuses } = t;
   const errors: unknown[] = [];
   const consumer = new Consumer(client, "ops", () => {}, {
     transport: "poll",
