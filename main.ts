@@ -23,6 +23,13 @@ async function openKv(path: string | undefined): Promise<Deno.Kv> {
   return await Deno.openKv(path);
 }
 
+/** Where the gRPC port's self-signed certificate is kept: next to a KV file, else `./data`. */
+function grpcDataDir(kvPath: string | undefined): string {
+  return kvPath && kvPath !== ":memory:" && !/^https?:\/\//.test(kvPath)
+    ? dirname(kvPath)
+    : "./data";
+}
+
 if (import.meta.main) {
   let config: Config;
   try {
@@ -76,13 +83,18 @@ if (import.meta.main) {
     tokens: config.tokens,
     autoCreateGroups: grpcConfig.autoCreateGroups,
     ...(grpcConfig.producerGroup !== undefined ? { producerGroup: grpcConfig.producerGroup } : {}),
-    tls: await loadCertificate({
-      ...(grpcConfig.tlsCert !== undefined ? { certFile: grpcConfig.tlsCert } : {}),
-      ...(grpcConfig.tlsKey !== undefined ? { keyFile: grpcConfig.tlsKey } : {}),
-      dataDir: config.kvPath && config.kvPath !== ":memory:" && !/^https?:\/\//.test(config.kvPath)
-        ? dirname(config.kvPath)
-        : "./data",
-    }),
+    // Configured files are read now (a wrong path stops start-up); a self-signed pair is read
+    // or made on the first TLS connection.
+    tls: grpcConfig.tlsCert !== undefined || grpcConfig.tlsKey !== undefined
+      ? await loadCertificate({
+        ...(grpcConfig.tlsCert !== undefined ? { certFile: grpcConfig.tlsCert } : {}),
+        ...(grpcConfig.tlsKey !== undefined ? { keyFile: grpcConfig.tlsKey } : {}),
+      })
+      : () =>
+        loadCertificate({ dataDir: grpcDataDir(config.kvPath) }).catch((error) => {
+          logger.error("grpc.tls", `Cannot make the gRPC port's certificate: ${error}`);
+          throw error;
+        }),
   }).catch((error) => {
     // A port taken (another broker on this machine) leaves the HTTP API serving, loudly.
     if ((error as { code?: string }).code !== "EADDRINUSE") throw error;

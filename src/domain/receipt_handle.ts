@@ -16,10 +16,7 @@
  *
  * @module
  */
-import { timingSafeEqual } from "node:crypto";
-import { hmac } from "@noble/hashes/hmac.js";
-import { sha256 } from "@noble/hashes/sha2.js";
-import { decodeBase64Url, encodeBase64Url } from "@std/encoding/base64url";
+import { equalBytes, HmacSha256 } from "./hmac_sha256.ts";
 
 /** What a handle states about one delivery. */
 export interface ReceiptHandle {
@@ -58,18 +55,19 @@ export type HandleReading =
   | { readonly ok: true; readonly handle: ReceiptHandle }
   | { readonly ok: false; readonly reason: HandleRefusal };
 
-const encoder = new TextEncoder();
+/** The MAC's text form: base64url without padding (the platform's own codec, Uint8Array.toBase64). */
+const BASE64URL = { alphabet: "base64url", omitPadding: true } as const;
 
-/** HMAC-SHA256 (`@noble/hashes`) keyed once per secret: each handle clones the keyed state. */
-const keyed = new WeakMap<Uint8Array, ReturnType<typeof hmac.create>>();
+/** HMAC-SHA256 keyed once per secret (`./hmac_sha256.ts`: its pads are hashed once). */
+const keyed = new WeakMap<Uint8Array, HmacSha256>();
 
 function mac(key: HandleKey, payload: string): Uint8Array {
-  let state = keyed.get(key.secret);
-  if (!state) {
-    state = hmac.create(sha256, key.secret);
-    keyed.set(key.secret, state);
+  let signer = keyed.get(key.secret);
+  if (!signer) {
+    signer = new HmacSha256(key.secret);
+    keyed.set(key.secret, signer);
   }
-  return state.clone().update(encoder.encode(`${key.id}.${payload}`)).digest();
+  return signer.sign(`${key.id}.${payload}`);
 }
 
 /**
@@ -96,7 +94,7 @@ export function signReceiptHandle(key: HandleKey, handle: ReceiptHandle): string
     ...(handle.messageGroup !== undefined ? [escapePart(handle.messageGroup)] : []),
   ];
   const payload = parts.join("~");
-  return `${payload}.${key.id}.${encodeBase64Url(mac(key, payload))}`;
+  return `${payload}.${key.id}.${mac(key, payload).toBase64(BASE64URL)}`;
 }
 
 /**
@@ -132,17 +130,20 @@ export function readReceiptHandle(
   if (!key) return { ok: false, reason: "unknown key" };
   let given: Uint8Array;
   try {
-    given = decodeBase64Url(signature);
+    given = Uint8Array.fromBase64(signature, BASE64URL);
   } catch {
     return { ok: false, reason: "malformed" };
   }
   const expected = mac(key, payload);
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+  if (!equalBytes(given, expected)) {
     return { ok: false, reason: "bad signature" };
   }
   const handle = parsePayload(payload);
   return handle ? { ok: true, handle } : { ok: false, reason: "malformed" };
 }
+
+/** A decimal field of a payload: digits only, at most 16. */
+const INTEGER = /^\d{1,16}$/;
 
 /** Decodes a signed payload; undefined when it is not one (only the broker signs, so rare). */
 function parsePayload(payload: string): ReceiptHandle | undefined {
@@ -158,10 +159,9 @@ function parsePayload(payload: string): ReceiptHandle | undefined {
     string,
     string | undefined,
   ];
-  const integer = /^\d{1,16}$/;
   if (
-    !group || !groupId || !messageId || !topic || !integer.test(seq) || !integer.test(attempt) ||
-    !integer.test(visibleUntil)
+    !group || !groupId || !messageId || !topic || !INTEGER.test(seq) || !INTEGER.test(attempt) ||
+    !INTEGER.test(visibleUntil)
   ) return undefined;
   try {
     return {

@@ -29,8 +29,13 @@ export interface GrpcFrontOptions {
   readonly tokens?: TokenSet;
   /** Create a consumer group a client names and Escrow lacks. @default {true} */
   readonly autoCreateGroups?: boolean;
-  /** Certificate for TLS connections; without it only plaintext is served. @default {undefined} */
-  readonly tls?: TlsPair;
+  /**
+   * Certificate for TLS connections, or a function that makes it, called on
+   * the first TLS connection (a self-signed pair costs a 2048-bit RSA key
+   * and a certificate library, so a broker nobody reaches over TLS never
+   * pays for it); without it only plaintext is served. @default {undefined}
+   */
+  readonly tls?: TlsPair | (() => Promise<TlsPair>);
   /** Producer group of transactions prepared over gRPC. @default {undefined} */
   readonly producerGroup?: string;
   /** First check-back of a gRPC transaction after this many seconds. @default {6} */
@@ -125,14 +130,23 @@ export class GrpcFront {
     const plain = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
     // A small rootCerts: without it grpc-js passes the whole system bundle as `ca`, and
     // Deno's node:tls then fails every handshake.
-    const secure = options.tls
-      ? server.createConnectionInjector(
-        grpc.ServerCredentials.createSsl(Buffer.from(options.tls.cert), [{
-          private_key: Buffer.from(options.tls.key),
-          cert_chain: Buffer.from(options.tls.cert),
+    const tls = options.tls;
+    const secureFor = (pair: TlsPair) =>
+      server.createConnectionInjector(
+        grpc.ServerCredentials.createSsl(Buffer.from(pair.cert), [{
+          private_key: Buffer.from(pair.key),
+          cert_chain: Buffer.from(pair.cert),
         }], false),
-      )
-      : undefined;
+      );
+    let secure: Promise<ReturnType<typeof secureFor>> | undefined;
+    const secureInjector = tls === undefined
+      ? undefined
+      : () =>
+        secure ??= (typeof tls === "function" ? tls() : Promise.resolve(tls)).then(secureFor)
+          .catch((error) => {
+            secure = undefined; // the next TLS connection tries again
+            throw error;
+          });
     const sockets = new Set<net.Socket>();
     const listener = net.createServer({ pauseOnConnect: true }, (socket) => {
       sockets.add(socket);
@@ -141,8 +155,11 @@ export class GrpcFront {
         const first: Buffer | null = socket.read();
         if (first === null) return socket.destroy();
         socket.unshift(first);
-        if (first[0] === 0x16 && secure) secure.injectConnection(socket);
-        else plain.injectConnection(socket);
+        if (first[0] !== 0x16 || !secureInjector) return plain.injectConnection(socket);
+        secureInjector().then(
+          (injector) => injector.injectConnection(socket),
+          () => socket.destroy(), // no certificate: the handshake cannot be answered
+        );
       });
       socket.resume();
       socket.pause();
@@ -153,7 +170,7 @@ export class GrpcFront {
     });
     hub.start();
     broker.checkBacks.routeLive((request) => hub.route(request));
-    return new GrpcFront(broker, server, listener, hub, secure !== undefined, sockets);
+    return new GrpcFront(broker, server, listener, hub, tls !== undefined, sockets);
   }
 
   /** Stops serving: open streams end, connections close, check-backs go to URLs again. */

@@ -7,7 +7,6 @@
  * @module
  */
 import { join } from "node:path";
-import { generate } from "selfsigned";
 
 /** A certificate and its private key, PEM. */
 export interface TlsPair {
@@ -56,6 +55,8 @@ export async function loadCertificate(options: LoadCertificateOptions = {}): Pro
   } catch (error) {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
   }
+  // Loaded only here: the certificate library is large, and most starts read the kept pair.
+  const { generate } = await import("selfsigned");
   const made = await generate([{ name: "commonName", value: "localhost" }], {
     algorithm: "sha256",
     keySize: 2048,

@@ -72,12 +72,14 @@ export function docsRouter(): Hono<AppEnv> {
   const router = new Hono<AppEnv>();
   router.get("/docs", (c) => c.html(PAGE));
   router.get("/docs/", (c) => c.html(PAGE));
-  router.get("/docs/init.js", (c) => {
-    c.header("content-type", "text/javascript; charset=utf-8");
-    return c.body(INIT_SCRIPT);
-  });
+  // One route for every file, init.js included: a static path beside `/docs/:file` is more
+  // than Hono's RegExpRouter takes, and the whole API would fall back to the slower TrieRouter.
   router.get("/docs/:file", async (c) => {
     const name = c.req.param("file");
+    if (name === "init.js") {
+      c.header("content-type", "text/javascript; charset=utf-8");
+      return c.body(INIT_SCRIPT);
+    }
     const type = Object.hasOwn(ASSETS, name) ? ASSETS[name] : undefined;
     if (type === undefined) return c.notFound();
     const bytes = await read(name);

@@ -95,8 +95,9 @@ export function estimateSize(value: unknown, depth = 0): number {
       if (Array.isArray(value)) {
         for (const item of value) total += estimateSize(item, depth + 1);
       } else {
-        for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-          total += 2 * k.length + estimateSize(v, depth + 1);
+        const record = value as Record<string, unknown>;
+        for (const k in record) {
+          if (Object.hasOwn(record, k)) total += 2 * k.length + estimateSize(record[k], depth + 1);
         }
       }
       return total;
@@ -108,9 +109,13 @@ export function estimateSize(value: unknown, depth = 0): number {
 
 /** A stable text form of a key, to compare keys across changes. */
 export function keyText(key: Deno.KvKey): string {
-  return key.map((part) =>
-    part instanceof Uint8Array ? `u8:${[...part].join(",")}` : `${typeof part}:${String(part)}`
-  ).join("\u0000");
+  let text = "";
+  for (let i = 0; i < key.length; i++) {
+    const part = key[i];
+    if (i > 0) text += "\u0000";
+    text += part instanceof Uint8Array ? `u8:${part.join(",")}` : `${typeof part}:${String(part)}`;
+  }
+  return text;
 }
 
 /**

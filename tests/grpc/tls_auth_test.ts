@@ -8,20 +8,28 @@ import { PROJECT_DIR } from "../_process.ts";
 import { CLIENT_TEST, QUIET_LOGGER, startFront } from "./_front.ts";
 
 Deno.test({
-  name: "one port serves TLS (the official client with sslEnabled) and plaintext",
+  name:
+    "one port serves TLS (the official client with sslEnabled) and plaintext; the certificate is loaded at the first TLS connection",
   ...CLIENT_TEST,
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "escrow_grpc_tls_" });
     try {
       const tls = await loadCertificate({ dataDir: dir });
       assertEquals(await loadCertificate({ dataDir: dir }), tls); // made once, then kept
-      await using live = await startFront({ tls });
+      let loads = 0;
+      await using live = await startFront({
+        tls: () => {
+          loads++;
+          return loadCertificate({ dataDir: dir });
+        },
+      });
       await live.broker.topics.create("Trade");
       const plain = live.track(
         new Producer({ endpoints: live.endpoints, logger: QUIET_LOGGER } as never),
       );
       await plain.startup();
       const overPlain = await plain.send({ topic: "Trade", body: Buffer.from("plain") } as never);
+      assertEquals(loads, 0); // plaintext alone never loads (or makes) a certificate
       const child = await new Deno.Command(Deno.execPath(), {
         args: [
           "run",
@@ -38,6 +46,7 @@ Deno.test({
       const out = new TextDecoder().decode(child.stdout);
       assertEquals(child.code, 0, new TextDecoder().decode(child.stderr));
       const { messageId } = JSON.parse(out.trim().split("\n").pop()!);
+      assertEquals(loads, 1); // the TLS client's connections share one load
       const ids = [overPlain.messageId, messageId];
       for (const id of ids) assertEquals((await live.broker.messages.get(id)).topic, "Trade");
     } finally {

@@ -270,3 +270,22 @@ Deno.test("every /v1 operation of /openapi.json names an operationId, needs the 
     }
   }
 });
+
+Deno.test("every route fits Hono's RegExpRouter, so the API does not fall back to the TrieRouter", async () => {
+  // SmartRouter picks the first router that takes every route; one path RegExpRouter refuses
+  // (a static path beside a parameter at the same place, say) turns the whole API over to the
+  // slower TrieRouter, and nothing else would show it.
+  const { RegExpRouter } = await import("hono/router/reg-exp-router");
+  await using fixture = await openBroker();
+  const app = createApp(fixture.broker);
+  const router = new RegExpRouter<number>();
+  app.routes.forEach((route, i) => router.add(route.method, route.path, i));
+  const matched = router.match("GET", "/v1/groups/ops"); // builds the matchers: throws if refused
+  assert(matched[0].length > 0);
+  const res = await app.request("/healthz");
+  await res.body?.cancel();
+  assertEquals(
+    (app.router as { activeRouter?: { name: string } }).activeRouter?.name,
+    "RegExpRouter",
+  );
+});

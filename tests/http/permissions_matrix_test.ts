@@ -65,7 +65,6 @@ const EXPECTED: Record<string, readonly Held[] | "open"> = {
   "GET /openapi.json": ["read"],
   "GET /docs": ["read"],
   "GET /docs/": ["read"],
-  "GET /docs/init.js": ["read"],
   "GET /docs/{file}": ["read"],
   "GET /inspect": ["read"],
   "GET /inspect/client.js": ["read"],

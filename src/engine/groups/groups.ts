@@ -340,26 +340,35 @@ export class Groups {
 
   /**
    * Reads a topic's log from `cursor` on, entry by entry, with the position
-   * of each entry and the position after it.
+   * of each entry and the position after it. A log value holds every message
+   * of one commit, and Deno KV decodes each value a list fetches, read or
+   * not: so the first fetch takes two values (what a receive near the head
+   * of the log needs) and each next one four times as many, up to 100, for
+   * a long scan.
    */
   async *readLog(
     topic: string,
     cursor: Cursor,
   ): AsyncGenerator<{ entry: LogEntry; at: Cursor; next: Cursor }> {
-    const iter = this.#deps.kv.list<LogEntry[]>({
-      start: [...keys.topicLog(topic), cursor.vs],
-      end: [...keys.topicLog(topic), "\uffff"],
-    }, { batchSize: 100 });
-    for await (const batch of iter) {
-      const vs = batch.key[2] as string;
-      const from = vs === cursor.vs ? cursor.index : 0;
-      for (let index = from; index < batch.value.length; index++) {
-        yield {
-          entry: batch.value[index]!,
-          at: { vs, index },
-          next: { vs, index: index + 1 },
-        };
+    const end = [...keys.topicLog(topic), "\uffff"];
+    let start: Deno.KvKey = [...keys.topicLog(topic), cursor.vs];
+    for (let fetch = 2;; fetch = Math.min(fetch * 4, 100)) {
+      const batches = await Array.fromAsync(
+        this.#deps.kv.list<LogEntry[]>({ start, end }, { limit: fetch, batchSize: fetch }),
+      );
+      for (const batch of batches) {
+        const vs = batch.key[2] as string;
+        const from = vs === cursor.vs ? cursor.index : 0;
+        for (let index = from; index < batch.value.length; index++) {
+          yield {
+            entry: batch.value[index]!,
+            at: { vs, index },
+            next: { vs, index: index + 1 },
+          };
+        }
       }
+      if (batches.length < fetch) return;
+      start = [...keys.topicLog(topic), `${batches.at(-1)!.key[2] as string}\u0000`];
     }
   }
 

@@ -142,7 +142,6 @@ export const ROUTE_PERMISSIONS: Readonly<Record<string, RouteRule>> = {
   "GET /openapi.json": READ,
   "GET /docs": READ,
   "GET /docs/": READ,
-  "GET /docs/init.js": READ,
   "GET /docs/{file}": READ,
   "GET /inspect": READ,
   "GET /inspect/client.js": READ,
