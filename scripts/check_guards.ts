@@ -174,7 +174,7 @@ export const GUARDS: readonly Guard[] = [
   {
     name: "handle-signature",
     file: "src/domain/receipt_handle.ts",
-    find: "if (given.length !== expected.length || !timingSafeEqual(given, expected)) {",
+    find: "if (!equalBytes(given, expected)) {",
     replace: "if (false) {",
     tests: ["tests/groups/receipt_handles_test.ts"],
     why:
