@@ -184,6 +184,20 @@ function sha256(bytes: Uint8Array): Uint8Array {
 const encoder = new TextEncoder();
 
 /**
+ * Writes an ASCII string's bytes (its UTF-8, for ASCII) into `buffer`;
+ * returns the length, or -1 at the first non-ASCII character (the caller
+ * then encodes it as UTF-8). Handles are ASCII: this skips the encoder's call.
+ */
+function writeAscii(text: string, buffer: Uint8Array): number {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code > 0x7f) return -1;
+    buffer[i] = code;
+  }
+  return text.length;
+}
+
+/**
  * HMAC-SHA256 under one key, for many messages (see the module doc). Not
  * safe to share across threads (it reuses its buffers); one per key is kept
  * by its users.
@@ -224,7 +238,8 @@ export class HmacSha256 {
     if (typeof message === "string") {
       // UTF-8 takes at most 3 bytes per UTF-16 unit; keep room for the padding.
       this.#room(3 * message.length + BLOCK + 9);
-      length = encoder.encodeInto(message, this.#buffer).written;
+      length = writeAscii(message, this.#buffer);
+      if (length < 0) length = encoder.encodeInto(message, this.#buffer).written;
     } else {
       this.#room(message.length + BLOCK + 9);
       this.#buffer.set(message);
