@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { pureTransition } from "../../../machines/pure_transition.ts";
+import { flatTransition } from "../../../machines/flat_transition.ts";
 import {
   type DeliveryAction,
   type DeliveryContext,
@@ -48,6 +48,13 @@ export interface DeliveryStep {
 }
 
 /**
+ * The delivery machine's transitions, read from its definition once: its
+ * guards and assigns run on every call (see machines/flat_transition.ts, and
+ * its test against XState's own `transition()`).
+ */
+const transitionOf = flatTransition(deliveryMachine);
+
+/**
  * The delivery stream's id for a message and a group incarnation.
  *
  * @example
@@ -78,20 +85,13 @@ export function decideDelivery(
   head: DeliveryHead,
   event: DeliveryEvent,
 ): DeliveryStep | undefined {
-  const snapshot = deliveryMachine.resolveState({ value: head.state, context: head.context });
-  const [next, actions] = pureTransition(deliveryMachine, snapshot, event);
-  // XState returns the very same snapshot when no transition is enabled.
-  if (next === snapshot) return undefined;
+  const next = transitionOf(head.state, head.context, event);
+  if (!next) return undefined;
   return {
     event,
     before: head,
-    after: {
-      ...head,
-      seq: head.seq + 1,
-      state: next.value as DeliveryState,
-      context: next.context,
-    },
-    actions: actions.map((action) => action.type as DeliveryAction),
+    after: { ...head, seq: head.seq + 1, state: next.value, context: next.context },
+    actions: next.actions as DeliveryAction[],
   };
 }
 
@@ -147,14 +147,19 @@ export function replayDelivery(
   of: { readonly messageId: string; readonly topic: string; readonly messageGroup?: string },
   events: readonly DeliveryEvent[],
 ): DeliveryHead {
-  let snapshot = deliveryMachine.resolveState({ value: "pending", context: { attempt: 0 } });
-  for (const event of events) [snapshot] = pureTransition(deliveryMachine, snapshot, event);
+  let state: DeliveryState = "pending";
+  let context: DeliveryContext = { attempt: 0 };
+  for (const event of events) {
+    // An event the machine would not take leaves the head as it is, as XState leaves a snapshot.
+    const next = transitionOf(state, context, event);
+    if (next) ({ value: state, context } = next);
+  }
   return {
     messageId: of.messageId,
     topic: of.topic,
     ...(of.messageGroup !== undefined ? { messageGroup: of.messageGroup } : {}),
     seq: events.length,
-    state: snapshot.value as DeliveryState,
-    context: snapshot.context,
+    state,
+    context,
   };
 }
