@@ -181,6 +181,15 @@ export const GUARDS: readonly Guard[] = [
       "An edited or rebuilt receipt handle (seq + 1, another attempt) settles a delivery it does not name, and its append overwrites history.",
   },
   {
+    name: "machine-current-attempt",
+    file: "machines/delivery.ts",
+    find: '"attempt" in event.data && event.data.attempt === context.attempt',
+    replace: '"attempt" in event.data',
+    tests: ["tests/machines/delivery_test.ts", "tests/engine/delivery/settling_test.ts"],
+    why:
+      "The delivery machine takes an ack, a nack or a visibility change of another attempt than the one in flight (its guard is what the engine's decisions run).",
+  },
+  {
     name: "handle-incarnation",
     file: "src/engine/delivery/settle.ts",
     find: ": reading.handle.groupId !== group.record.id",

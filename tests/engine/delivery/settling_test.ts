@@ -94,6 +94,36 @@ Deno.test("a delivery event is only appended at its stream's head: a stale head 
   assertEquals(refused.mutations + refused.checks, 0);
 });
 
+Deno.test("the engine's decision is the machine's guard: an in-flight delivery takes no event of another attempt", async () => {
+  using kv = await Deno.openKv(":memory:");
+  const store = new EventStore(kv);
+  const head = {
+    messageId: "m1",
+    topic: "Orders",
+    seq: 1,
+    state: "inFlight" as const,
+    context: { attempt: 2, visibleUntil: 30_000 },
+  };
+  for (
+    const event of [
+      { type: "DeliveryAcked", data: { attempt: 1 }, at: 0 },
+      { type: "DeliveryFailed", data: { attempt: 1, error: "late", retryAt: 5 }, at: 0 },
+      { type: "DeliveryVisibilityExtended", data: { attempt: 3, visibleUntil: 60_000 }, at: 0 },
+    ] satisfies DeliveryEvent[]
+  ) {
+    const op = new WriteSet();
+    assertEquals(appendDelivery(op, store, "g1", head, [event]), undefined, event.type);
+    assertEquals(op.mutations + op.checks, 0);
+  }
+  const op = new WriteSet();
+  const steps = appendDelivery(op, store, "g1", head, [{
+    type: "DeliveryAcked",
+    data: { attempt: 2 },
+    at: 0,
+  }]);
+  assertEquals(steps?.map((step) => step.after.state), ["acked"]);
+});
+
 Deno.test("a receive of 256 messages takes several commits of at most 90 checks and returns them all", async () => {
   await using t = await open();
   for (let i = 0; i < 300; i++) await t.broker.publisher.publish("Orders", { body: i });
