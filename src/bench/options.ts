@@ -4,7 +4,9 @@
  *
  * @module
  */
+import { dirname } from "@std/path/dirname";
 import { fromFileUrl } from "@std/path/from-file-url";
+import { join } from "@std/path/join";
 import type { ClientKind } from "./protocol.ts";
 
 /**
@@ -73,7 +75,7 @@ export interface BenchOptions {
   readonly phaseTimeoutSeconds: number;
   /** The broker's entry point (`ESCROW_BENCH_MAIN`). */
   readonly mainPath: string;
-  /** `deno run` flags for the broker: {@linkcode BROKER_FLAGS} plus `ESCROW_BENCH_BROKER_FLAGS`. */
+  /** `deno run` flags for the broker: {@linkcode startTaskV8Flags} plus `ESCROW_BENCH_BROKER_FLAGS`. */
   readonly brokerFlags: readonly string[];
   /**
    * The peer measured after each phase in the same run: `nats` (`--peer nats`), `none`
@@ -88,10 +90,28 @@ export interface BenchOptions {
 export type PeerChoice = "auto" | "nats" | "none";
 
 /**
- * The V8 flag `deno task start` runs the broker with (an 8 MB young generation keeps the
- * resident set about 40 MB lower at the same throughput), so the benchmark measures the same.
+ * The V8 flags of `deno task start` in the `deno.json` beside `mainPath`
+ * (the broker the benchmark runs: this repository's, or another one's with
+ * `ESCROW_BENCH_MAIN`), so that the broker is measured as it is started;
+ * none when there is no such task.
+ *
+ * @example
+ * ```ts
+ * import { startTaskV8Flags } from "./options.ts";
+ * console.log(startTaskV8Flags("/nowhere/main.ts")); // []
+ * ```
  */
-export const BROKER_FLAGS: readonly string[] = ["--v8-flags=--max-semi-space-size=8"];
+export function startTaskV8Flags(mainPath: string): string[] {
+  let config: { tasks?: Record<string, string | { command?: string }> };
+  try {
+    config = JSON.parse(Deno.readTextFileSync(join(dirname(mainPath), "deno.json")));
+  } catch {
+    return [];
+  }
+  const task = config.tasks?.start;
+  const command = typeof task === "string" ? task : task?.command ?? "";
+  return command.split(/\s+/).filter((arg) => arg.startsWith("--v8-flags="));
+}
 
 /**
  * The usage text, printed for `--help` and after a bad option.
@@ -184,6 +204,7 @@ export function parseBenchOptions(
     if (!known.includes(name)) throw new RangeError(`Cannot read option: unknown --${name}`);
   }
   const quick = flags.has("quick");
+  const mainPath = env.ESCROW_BENCH_MAIN || fromFileUrl(new URL("../../main.ts", import.meta.url));
   const count = (name: string, fallback: number, min = 1) => {
     const text = values.get(name);
     if (text === undefined) return fallback;
@@ -243,9 +264,11 @@ export function parseBenchOptions(
     latencySeconds: count("latency-seconds", quick ? 3 : 10, 0.1),
     bodyBytes: Math.floor(count("body-bytes", 1_024, 64)),
     phaseTimeoutSeconds: count("timeout", quick ? 60 : 300),
-    mainPath: env.ESCROW_BENCH_MAIN || fromFileUrl(new URL("../../main.ts", import.meta.url)),
-    brokerFlags: [...BROKER_FLAGS, ...(env.ESCROW_BENCH_BROKER_FLAGS ?? "").split(/\s+/)]
-      .filter(Boolean),
+    mainPath,
+    brokerFlags: [
+      ...startTaskV8Flags(mainPath),
+      ...(env.ESCROW_BENCH_BROKER_FLAGS ?? "").split(/\s+/),
+    ].filter(Boolean),
     peer,
     natsServer: env.ESCROW_BENCH_NATS_SERVER || "nats-server",
   };

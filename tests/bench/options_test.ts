@@ -1,5 +1,5 @@
 import { assertEquals, assertStringIncludes, assertThrows } from "@std/assert";
-import { parseBenchOptions, USAGE } from "../../src/bench/options.ts";
+import { parseBenchOptions, startTaskV8Flags, USAGE } from "../../src/bench/options.ts";
 
 Deno.test("parseBenchOptions() leaves the peer to nats-server's presence by default", () => {
   const options = parseBenchOptions([], {});
@@ -59,4 +59,31 @@ Deno.test("parseBenchOptions() refuses a way of talking to Escrow it does not kn
     "Cannot read --clients: unknown client grpc",
   );
   assertThrows(() => parseBenchOptions(["--clients", ","], {}), RangeError, "empty");
+});
+
+Deno.test("the broker runs with the V8 flags of its own deno task start, plus ESCROW_BENCH_BROKER_FLAGS", async () => {
+  const config = JSON.parse(await Deno.readTextFile(new URL("../../deno.json", import.meta.url)));
+  const v8 = (config.tasks.start as string).split(/\s+/).filter((a) => a.startsWith("--v8-flags="));
+  assertEquals(v8.length, 1);
+  assertEquals(parseBenchOptions([], {}).brokerFlags, v8);
+  assertEquals(parseBenchOptions([], { ESCROW_BENCH_BROKER_FLAGS: "--cpu-prof" }).brokerFlags, [
+    ...v8,
+    "--cpu-prof",
+  ]);
+  // Another broker (ESCROW_BENCH_MAIN) is run as its own deno.json starts it; none, without one.
+  const dir = await Deno.makeTempDir();
+  try {
+    const other = { ESCROW_BENCH_MAIN: `${dir}/main.ts` };
+    assertEquals(parseBenchOptions([], other).brokerFlags, []);
+    await Deno.writeTextFile(
+      `${dir}/deno.json`,
+      JSON.stringify({
+        tasks: { start: "deno run -A --v8-flags=--max-semi-space-size=4 main.ts" },
+      }),
+    );
+    assertEquals(startTaskV8Flags(`${dir}/main.ts`), ["--v8-flags=--max-semi-space-size=4"]);
+    assertEquals(parseBenchOptions([], other).brokerFlags, ["--v8-flags=--max-semi-space-size=4"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
