@@ -58,6 +58,20 @@ export function listsHead(
 }
 
 /**
+ * A delivery head's identity in a lease (message and seq), for set lookups
+ * over leases of up to 100 deliveries.
+ *
+ * @example
+ * ```ts
+ * import { headKey } from "./acks.ts";
+ * headKey({ messageId: "m1", seq: 1 }); // "1:m1"
+ * ```
+ */
+export function headKey(head: Pick<InflightRecord, "messageId" | "seq">): string {
+  return `${head.seq}:${head.messageId}`;
+}
+
+/**
  * The leases of the group that end at any of `times`, by end time (one list each).
  *
  * @example
@@ -126,7 +140,8 @@ export function putAck(
   const [, groupId, until, leaseId] = lease.key as [string, string, number, string];
   const record: AckRecord = { at: options.at, items: acked };
   op.set(keys.ack(groupId, until, leaseId, options.ackId), record);
-  const left = lease.value.filter((item) => !listsHead(acked, item));
+  const gone = new Set(acked.map(headKey));
+  const left = lease.value.filter((item) => !gone.has(headKey(item)));
   if (left.length > 0) op.set(lease.key, left);
   else op.delete(lease.key);
 }

@@ -23,9 +23,9 @@ import { type DeliveryEnv, SETTLE_CHUNK } from "./env.ts";
 import {
   type AckedItem,
   findLease,
+  headKey,
   type LeaseEntry,
   leasesAt,
-  listsHead,
   putAck,
   readDelivery,
 } from "./acks.ts";
@@ -186,9 +186,17 @@ export async function settleHeads(
   const leases = await leasesAt(kv, group.record.id, times);
   const byLease = new Map<string, { lease: LeaseEntry; items: Settling[] }>();
   const unlisted: Settling[] = [];
+  const listing = new Map<string, LeaseEntry>(); // end time and head → the lease listing it
+  for (const [until, entries] of leases) {
+    for (const entry of entries) {
+      for (const record of entry.value) {
+        const key = `${until}/${headKey(record)}`;
+        if (!listing.has(key)) listing.set(key, entry);
+      }
+    }
+  }
   for (const item of items) {
-    const lease = (leases.get(item.head.context.visibleUntil ?? -1) ?? [])
-      .find((entry) => listsHead(entry.value, item.head));
+    const lease = listing.get(`${item.head.context.visibleUntil ?? -1}/${headKey(item.head)}`);
     if (!lease) {
       unlisted.push(item);
       continue;
@@ -258,8 +266,9 @@ async function writeOutcomes(
   const scope = { kv, group, leaseId: monotonicUlid, deps: env.deps };
   const now = clock();
   const acked: AckedItem[] = [];
+  const listed = new Set(lease.value.map(headKey));
   for (const { head } of items) {
-    if (!listsHead(lease.value, head)) return undefined;
+    if (!listed.has(headKey(head))) return undefined;
     const event = outcomeEvent(group, head, outcome, now);
     if (event.type !== "DeliveryAcked") {
       const steps = appendDelivery(op, store, id, head, [event]);
