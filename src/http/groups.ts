@@ -175,26 +175,26 @@ const redrive = createRoute({
 /** The groups router. */
 export const groupsRouter = newRouter()
   .openapi(putGroup, async (c) => {
-    const { group, created } = await c.var.broker.groups.put(
+    const { group, created } = await c.get("broker").groups.put(
       c.req.valid("param").group,
       c.req.valid("json"),
     );
     return c.json(presentGroup(group), created ? 201 : 200);
   })
   .openapi(listGroups, async (c) => {
-    const groups = await c.var.broker.groups.list();
+    const groups = await c.get("broker").groups.list();
     return c.json({ groups: groups.map(presentGroup) }, 200);
   })
   .openapi(getGroup, async (c) => {
     const name = c.req.valid("param").group;
     const [group, stats] = await Promise.all([
-      c.var.broker.groups.require(name),
-      c.var.broker.groups.stats(name),
+      c.get("broker").groups.require(name),
+      c.get("broker").groups.stats(name),
     ]);
     return c.json({ ...presentGroup(group), ...stats }, 200);
   })
   .openapi(deleteGroup, async (c) => {
-    await c.var.broker.groups.delete(c.req.valid("param").group);
+    await c.get("broker").groups.delete(c.req.valid("param").group);
     return c.body(null, 204);
   })
   .openapi(receive, async (c) => {
@@ -202,7 +202,7 @@ export const groupsRouter = newRouter()
     const { group } = c.req.valid("param");
     // Before any work: a long poll over the limits is refused at once and changes nothing.
     using _longPoll = admitLongPoll(c, body.waitSeconds ?? 0);
-    const messages = await c.var.broker.deliveries.receive(group, {
+    const messages = await c.get("broker").deliveries.receive(group, {
       ...(body.max !== undefined ? { max: body.max } : {}),
       waitMs: (body.waitSeconds ?? 0) * 1000,
       ...(body.visibilityTimeoutSeconds !== undefined
@@ -213,7 +213,7 @@ export const groupsRouter = newRouter()
     // A consumer that goes away before the answer reaches it never holds these: give them
     // back at once rather than after their visibility timeout.
     const release = () =>
-      c.var.broker.deliveries.release(group, messages.map((m) => m.receiptHandle))
+      c.get("broker").deliveries.release(group, messages.map((m) => m.receiptHandle))
         .catch((error) => console.error("cannot release an undelivered receive", error));
     if (messages.length > 0) {
       if (c.req.raw.signal.aborted) {
@@ -225,7 +225,7 @@ export const groupsRouter = newRouter()
     return c.json({ messages: messages.map((m) => toWireMessage(m, { withHandle: true })) }, 200);
   })
   .openapi(ack, async (c) => {
-    const result = await c.var.broker.deliveries.ack(
+    const result = await c.get("broker").deliveries.ack(
       c.req.valid("param").group,
       c.req.valid("json").receiptHandles,
     );
@@ -233,7 +233,7 @@ export const groupsRouter = newRouter()
   })
   .openapi(nack, async (c) => {
     const { receiptHandles, delaySeconds, reason } = c.req.valid("json");
-    const result = await c.var.broker.deliveries.nack(
+    const result = await c.get("broker").deliveries.nack(
       c.req.valid("param").group,
       receiptHandles,
       delaySeconds !== undefined ? delaySeconds * 1000 : undefined,
@@ -243,7 +243,7 @@ export const groupsRouter = newRouter()
   })
   .openapi(visibility, async (c) => {
     const { receiptHandle, visibilityTimeoutSeconds } = c.req.valid("json");
-    const result = await c.var.broker.deliveries.changeVisibility(
+    const result = await c.get("broker").deliveries.changeVisibility(
       c.req.valid("param").group,
       receiptHandle,
       visibilityTimeoutSeconds,
@@ -260,7 +260,7 @@ export const groupsRouter = newRouter()
   })
   .openapi(deadLetters, async (c) => {
     const { limit, cursor } = c.req.valid("query");
-    const page = await c.var.broker.deliveries.deadLetters(c.req.valid("param").group, {
+    const page = await c.get("broker").deliveries.deadLetters(c.req.valid("param").group, {
       ...(limit !== undefined ? { limit } : {}),
       ...(cursor !== undefined ? { cursor } : {}),
     });
@@ -274,7 +274,7 @@ export const groupsRouter = newRouter()
   })
   .openapi(redrive, async (c) => {
     const { messageIds, all } = c.req.valid("json");
-    const redriven = await c.var.broker.deliveries.redrive(
+    const redriven = await c.get("broker").deliveries.redrive(
       c.req.valid("param").group,
       all ? undefined : messageIds ?? [],
     );

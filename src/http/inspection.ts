@@ -198,7 +198,7 @@ export function inspectionRouter(options: InspectionRouterOptions = {}) {
   router.get(
     "/inspect/ws",
     upgradeWebSocket(async (c: Context<AppEnv>) => {
-      const inspection = c.var.broker.inspection;
+      const inspection = c.get("broker").inspection;
       const target = targetOf(c);
       // Refused before the handshake: a machine that does not exist is a 404.
       await inspection.check(target);
@@ -251,18 +251,18 @@ export function inspectionRouter(options: InspectionRouterOptions = {}) {
   );
   return router
     .openapi(transactionInspection, async (c) => {
-      const messages = await c.var.broker.inspection.transaction(c.req.valid("param").id);
+      const messages = await c.get("broker").inspection.transaction(c.req.valid("param").id);
       return c.json(messages as never, 200);
     })
     .openapi(deliveryInspection, async (c) => {
-      const messages = await c.var.broker.inspection.delivery(
+      const messages = await c.get("broker").inspection.delivery(
         c.req.valid("param").id,
         c.req.valid("query").group,
       );
       return c.json(messages as never, 200);
     })
     .openapi(machines, (c) => {
-      const both = c.var.broker.inspection.machines();
+      const both = c.get("broker").inspection.machines();
       return c.json(both as never, 200);
     });
 }

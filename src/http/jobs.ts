@@ -60,7 +60,7 @@ const retryFailed = createRoute({
 export const jobsRouter = newRouter()
   .openapi(listJobs, async (c) => {
     const { state, limit, cursor } = c.req.valid("query");
-    const page = await c.var.broker.scheduler.list({
+    const page = await c.get("broker").scheduler.list({
       state: state ?? "pending",
       ...(limit !== undefined ? { limit } : {}),
       ...(cursor !== undefined ? { cursor } : {}),
@@ -71,10 +71,10 @@ export const jobsRouter = newRouter()
     }, 200);
   })
   .openapi(deleteFailed, async (c) => {
-    await c.var.broker.scheduler.removeFailed(c.req.valid("param").id);
+    await c.get("broker").scheduler.removeFailed(c.req.valid("param").id);
     return c.body(null, 204);
   })
   .openapi(retryFailed, async (c) => {
-    const job = await c.var.broker.scheduler.retryFailed(c.req.valid("param").id);
+    const job = await c.get("broker").scheduler.retryFailed(c.req.valid("param").id);
     return c.json(presentJob(job), 200);
   });

@@ -22,6 +22,6 @@ const getMessage = createRoute({
 
 /** The messages router. */
 export const messagesRouter = newRouter().openapi(getMessage, async (c) => {
-  const view = await c.var.broker.messages.get(c.req.valid("param").messageId);
+  const view = await c.get("broker").messages.get(c.req.valid("param").messageId);
   return c.json(presentMessage(view), 200);
 });

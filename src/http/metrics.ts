@@ -20,7 +20,7 @@ import type { AppEnv } from "./router.ts";
 export function metricsRouter(): Hono<AppEnv> {
   const router = new Hono<AppEnv>();
   router.get("/metrics", async (c) => {
-    const { metrics } = c.var.broker;
+    const { metrics } = c.get("broker");
     c.header("content-type", metrics.contentType);
     c.header("cache-control", "no-store");
     return c.body(await metrics.scrape());

@@ -33,6 +33,6 @@ const putGroup = createRoute({
 /** The producer groups router. */
 export const producerGroupsRouter = newRouter().openapi(putGroup, async (c) => {
   const { group } = c.req.valid("param");
-  const result = await c.var.broker.topics.setProducerGroup(group, c.req.valid("json"));
+  const result = await c.get("broker").topics.setProducerGroup(group, c.req.valid("json"));
   return c.json(presentProducerGroup(result.group), result.created ? 201 : 200);
 });

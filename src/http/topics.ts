@@ -157,16 +157,16 @@ const byKey = createRoute({
 export const topicsRouter = newRouter()
   .openapi(putTopic, async (c) => {
     const { topic } = c.req.valid("param");
-    const result = await c.var.broker.topics.create(topic);
+    const result = await c.get("broker").topics.create(topic);
     return c.json(presentTopic(result.topic), result.created ? 201 : 200);
   })
   .openapi(listTopics, async (c) => {
-    const topics = await c.var.broker.topics.list();
+    const topics = await c.get("broker").topics.list();
     return c.json({ topics: topics.map(presentTopic) }, 200);
   })
   .openapi(getTopic, async (c) => {
     const { topic } = c.req.valid("param");
-    return c.json(presentTopicDetail(await c.var.broker.topics.view(topic)), 200);
+    return c.json(presentTopicDetail(await c.get("broker").topics.view(topic)), 200);
   })
   .openapi(publish, async (c) => {
     const { topic } = c.req.valid("param");
@@ -174,11 +174,11 @@ export const topicsRouter = newRouter()
     const idempotencyKey = c.req.valid("header")["idempotency-key"];
     const dedupId = body.dedupId ?? idempotencyKey;
     const started = performance.now();
-    const result = await c.var.broker.publisher.publish(topic, {
+    const result = await c.get("broker").publisher.publish(topic, {
       ...body,
       ...(dedupId !== undefined ? { dedupId } : {}),
     });
-    const { metrics } = c.var.broker;
+    const { metrics } = c.get("broker");
     metrics.publishDuration("message", performance.now() - started);
     if (!result.duplicate) metrics.published(topic);
     return c.json(presentPublish(result), result.duplicate ? 200 : 201);
@@ -197,7 +197,7 @@ export const topicsRouter = newRouter()
       },
     );
     const valid = checked.flatMap((item) => "input" in item ? [item.input] : []);
-    const outcomes = await c.var.broker.publisher.publishBatch(topic, valid);
+    const outcomes = await c.get("broker").publisher.publishBatch(topic, valid);
     let next = 0;
     const results = checked.map((item) =>
       "input" in item
@@ -206,7 +206,7 @@ export const topicsRouter = newRouter()
     );
     const stored = results.filter((r) => r.status === 201).length;
     const duplicates = results.filter((r) => r.status === 200).length;
-    const { metrics } = c.var.broker;
+    const { metrics } = c.get("broker");
     metrics.publishDuration("batch", performance.now() - started);
     if (stored > 0) metrics.published(topic, stored);
     return c.json(
@@ -217,6 +217,6 @@ export const topicsRouter = newRouter()
   .openapi(byKey, async (c) => {
     const { topic } = c.req.valid("param");
     const { key, limit } = c.req.valid("query");
-    const messages = await c.var.broker.messages.byKey(topic, key, limit);
+    const messages = await c.get("broker").messages.byKey(topic, key, limit);
     return c.json({ messages: messages.map(presentMessage) }, 200);
   });

@@ -83,23 +83,26 @@ export const transactionsRouter = newRouter()
   .openapi(prepare, async (c) => {
     const { topic } = c.req.valid("param");
     const started = performance.now();
-    const { view, created } = await c.var.broker.transactions.prepare(topic, c.req.valid("json"));
-    c.var.broker.metrics.publishDuration("prepare", performance.now() - started);
+    const { view, created } = await c.get("broker").transactions.prepare(
+      topic,
+      c.req.valid("json"),
+    );
+    c.get("broker").metrics.publishDuration("prepare", performance.now() - started);
     return c.json(presentTransactionResult(view), created ? 201 : 200);
   })
   .openapi(decision("commit"), async (c) => {
-    const view = await c.var.broker.transactions.decide(c.req.valid("param").id, "commit");
+    const view = await c.get("broker").transactions.decide(c.req.valid("param").id, "commit");
     return c.json(presentTransactionResult(view), 200);
   })
   .openapi(decision("rollback"), async (c) => {
-    const view = await c.var.broker.transactions.decide(c.req.valid("param").id, "rollback");
+    const view = await c.get("broker").transactions.decide(c.req.valid("param").id, "rollback");
     return c.json(presentTransactionResult(view), 200);
   })
   .openapi(getTransaction, async (c) => {
-    const view = await c.var.broker.transactions.get(c.req.valid("param").id);
+    const view = await c.get("broker").transactions.get(c.req.valid("param").id);
     return c.json(presentTransaction(view), 200);
   })
   .openapi(listTransactions, async (c) => {
-    const views = await c.var.broker.transactions.list(c.req.valid("query"));
+    const views = await c.get("broker").transactions.list(c.req.valid("query"));
     return c.json({ transactions: views.map((view) => presentTransaction(view, false)) }, 200);
   });

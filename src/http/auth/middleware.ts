@@ -132,7 +132,7 @@ export async function authorize(
     return res;
   }
   if (!rule) return who;
-  const requirement = await rule.requirement({ params: route.params, broker: c.var.broker });
+  const requirement = await rule.requirement({ params: route.params, broker: c.get("broker") });
   if (requirement.allows(who.permissions)) return who;
   return forbidden(c, who, requirement.needs);
 }

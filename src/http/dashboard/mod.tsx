@@ -131,7 +131,7 @@ export function createDashboard(options: DashboardOptions = {}): Hono<AppEnv> {
   app.use("/dashboard/redrive", csrf());
 
   app.get("/", async (c) => {
-    const overview = await readOverview(c.var.broker, clock());
+    const overview = await readOverview(c.get("broker"), clock());
     const redriven = c.req.query("redriven");
     const group = c.req.query("group");
     const notice = redriven !== undefined && group
@@ -142,12 +142,12 @@ export function createDashboard(options: DashboardOptions = {}): Hono<AppEnv> {
     return c.html(<OverviewPage overview={overview} {...(notice ? { notice } : {})} />);
   });
 
-  app.get("/dashboard/events", (c) => liveOverview(c, c.var.broker, options.live ?? {}));
+  app.get("/dashboard/events", (c) => liveOverview(c, c.get("broker"), options.live ?? {}));
 
   app.get("/messages/:id", async (c) => {
     const id = c.req.param("id").slice(0, MAX_QUERY_LENGTH);
     try {
-      const view = await c.var.broker.messages.get(id);
+      const view = await c.get("broker").messages.get(id);
       return c.html(<MessagePage view={view} now={clock()} />);
     } catch (error) {
       if (error instanceof NotFoundError) return notFound(c, `No message ${id}.`);
@@ -158,7 +158,7 @@ export function createDashboard(options: DashboardOptions = {}): Hono<AppEnv> {
   app.get("/transactions/:id", async (c) => {
     const id = c.req.param("id").slice(0, MAX_QUERY_LENGTH);
     try {
-      const tx = await c.var.broker.transactions.get(id);
+      const tx = await c.get("broker").transactions.get(id);
       return c.redirect(`/messages/${encodeURIComponent(tx.messageId)}`, 303);
     } catch (error) {
       if (error instanceof NotFoundError) return notFound(c, `No transaction ${id}.`);
@@ -169,7 +169,7 @@ export function createDashboard(options: DashboardOptions = {}): Hono<AppEnv> {
   app.get("/search", async (c) => {
     const query = (c.req.query("q") ?? "").trim().slice(0, MAX_QUERY_LENGTH);
     if (!query) return c.redirect("/", 303);
-    const result = await search(c.var.broker, query);
+    const result = await search(c.get("broker"), query);
     if (result.kind === "message") {
       return c.redirect(`/messages/${encodeURIComponent(result.messageId)}`, 303);
     }
@@ -193,7 +193,7 @@ export function createDashboard(options: DashboardOptions = {}): Hono<AppEnv> {
     if (principal && !grants(principal.permissions, needed)) {
       return forbiddenPage(c, `Token "${principal.name}" lacks ${needed}: it cannot redrive.`);
     }
-    const { broker } = c.var;
+    const broker = c.get("broker");
     try {
       if (form.confirm !== "yes") {
         const stats = await broker.groups.stats(request.group);

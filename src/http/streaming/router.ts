@@ -90,7 +90,7 @@ export function streamRouter() {
   return newRouter().openapi(stream, async (c) => {
     const { group } = c.req.valid("param");
     const { visibilityTimeoutSeconds } = c.req.valid("query");
-    const broker = c.var.broker;
+    const broker = c.get("broker");
     await broker.groups.require(group);
     if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
       return problemResponse({
