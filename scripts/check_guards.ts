@@ -172,6 +172,25 @@ export const GUARDS: readonly Guard[] = [
       "Two brokers take the same due entry: a retry is handed out twice (the due entry is the checked record of the delivery's next event).",
   },
   {
+    name: "json-plain-keys",
+    file: "src/http/json_body.ts",
+    find: "      if (REFUSED_KEYS.has(key)) return false;\n",
+    replace: "",
+    tests: ["tests/http/input_validation_test.ts"],
+    why:
+      "The strict JSON reader's fast path takes a body with a __proto__, constructor or prototype key as plain, and it reaches the route.",
+  },
+  {
+    name: "json-plain-numbers",
+    file: "src/http/json_body.ts",
+    find:
+      "if (!Number.isFinite(value) || (Number.isInteger(value) && !Number.isSafeInteger(value))) {",
+    replace: "if (false) {",
+    tests: ["tests/http/input_validation_test.ts"],
+    why:
+      "The strict JSON reader's fast path keeps 1e309 as Infinity (stored as null) and rounds an integer past 2^53 without a word.",
+  },
+  {
     name: "handle-signature",
     file: "src/domain/receipt_handle.ts",
     find: "if (!equalBytes(given, expected)) {",

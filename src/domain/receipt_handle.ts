@@ -130,7 +130,7 @@ export function readReceiptHandle(
   if (!key) return { ok: false, reason: "unknown key" };
   let given: Uint8Array;
   try {
-    given = Uint8Array.fromBase64(signature, BASE64URL);
+    given = Uint8Array.fromBase64(signature, { alphabet: "base64url" });
   } catch {
     return { ok: false, reason: "malformed" };
   }
