@@ -4,17 +4,18 @@
  * for plaintext and TLS alike, as the RocketMQ proxy's permissive mode: the
  * first byte of a connection tells them apart (0x16 opens a TLS handshake),
  * and the connection is handed to the server with the matching credentials.
+ * The port listens from start-up; grpc-js and the protocol definition
+ * ({@linkcode createMessagingServer}) load at the first connection, so a
+ * broker nobody reaches over gRPC does not hold them in memory.
  *
  * @module
  */
 import * as net from "node:net";
-import * as grpc from "@grpc/grpc-js";
-import { MAX_BODY_BYTES } from "../domain/names.ts";
 import type { Broker } from "../engine/broker.ts";
 import { TokenSet } from "../http/auth/token_set.ts";
 import { ensureGroup } from "./consumer.ts";
-import { messagingService } from "./proto.ts";
-import { messagingHandlers } from "./service.ts";
+import type { Injector, MessagingServer } from "./messaging_server.ts";
+import type { ServiceOptions } from "./service.ts";
 import { type ProtoSettings, settingsReply } from "./settings.ts";
 import { TelemetryHub } from "./telemetry.ts";
 import type { TlsPair } from "./tls.ts";
@@ -40,10 +41,36 @@ export interface GrpcFrontOptions {
   readonly producerGroup?: string;
   /** First check-back of a gRPC transaction after this many seconds. @default {6} */
   readonly checkAfterSeconds?: number;
+  /**
+   * Builds the grpc-js server, called once, at the first connection (tests
+   * count the calls). @default {the import of `./messaging_server.ts`}
+   */
+  readonly loadServer?: (options: ServiceOptions) => Promise<MessagingServer>;
 }
 
-/** Room for a message's headers and properties above its body. */
-const FRAME_SLACK_BYTES = 1024 * 1024;
+/** Imports the grpc-js half of the front and builds its server. */
+async function loadMessagingServer(options: ServiceOptions): Promise<MessagingServer> {
+  const { createMessagingServer } = await import("./messaging_server.ts");
+  return createMessagingServer(options);
+}
+
+/**
+ * A value made at most once, on first use; a failure is not kept, so the
+ * next use tries again.
+ */
+function onDemand<T>(make: () => Promise<T>): { get(): Promise<T>; readonly made?: Promise<T> } {
+  let made: Promise<T> | undefined;
+  return {
+    get: () =>
+      made ??= make().catch((error) => {
+        made = undefined;
+        throw error;
+      }),
+    get made() {
+      return made;
+    },
+  };
+}
 
 /**
  * The running gRPC front.
@@ -63,7 +90,7 @@ export class GrpcFront {
   readonly port: number;
   /** Whether TLS connections are served too. */
   readonly tls: boolean;
-  readonly #server: grpc.Server;
+  readonly #server: { readonly made?: Promise<MessagingServer> };
   readonly #listener: net.Server;
   readonly #hub: TelemetryHub;
   readonly #broker: Broker;
@@ -71,7 +98,7 @@ export class GrpcFront {
 
   private constructor(
     broker: Broker,
-    server: grpc.Server,
+    server: { readonly made?: Promise<MessagingServer> },
     listener: net.Server,
     hub: TelemetryHub,
     tls: boolean,
@@ -109,44 +136,23 @@ export class GrpcFront {
         return settingsReply(settings, group);
       },
     );
-    const server = new grpc.Server({
-      "grpc.max_receive_message_length": MAX_BODY_BYTES + FRAME_SLACK_BYTES,
-      "grpc.max_send_message_length": -1,
-      "grpc.keepalive_permit_without_calls": 1,
-    });
-    server.addService(
-      messagingService(),
-      messagingHandlers({
-        broker,
-        hub,
-        tokens: options.tokens ?? new TokenSet(),
-        autoCreateGroups,
-        ...(options.producerGroup !== undefined ? { producerGroup: options.producerGroup } : {}),
-        ...(options.checkAfterSeconds !== undefined
-          ? { checkAfterSeconds: options.checkAfterSeconds }
-          : {}),
-      }),
-    );
-    const plain = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
-    // A small rootCerts: without it grpc-js passes the whole system bundle as `ca`, and
-    // Deno's node:tls then fails every handshake.
+    const serviceOptions: ServiceOptions = {
+      broker,
+      hub,
+      tokens: options.tokens ?? new TokenSet(),
+      autoCreateGroups,
+      ...(options.producerGroup !== undefined ? { producerGroup: options.producerGroup } : {}),
+      ...(options.checkAfterSeconds !== undefined
+        ? { checkAfterSeconds: options.checkAfterSeconds }
+        : {}),
+    };
+    const load = options.loadServer ?? loadMessagingServer;
+    const server = onDemand(() => load(serviceOptions));
     const tls = options.tls;
-    const secureFor = (pair: TlsPair) =>
-      server.createConnectionInjector(
-        grpc.ServerCredentials.createSsl(Buffer.from(pair.cert), [{
-          private_key: Buffer.from(pair.key),
-          cert_chain: Buffer.from(pair.cert),
-        }], false),
-      );
-    let secure: Promise<ReturnType<typeof secureFor>> | undefined;
-    const secureInjector = tls === undefined
-      ? undefined
-      : () =>
-        secure ??= (typeof tls === "function" ? tls() : Promise.resolve(tls)).then(secureFor)
-          .catch((error) => {
-            secure = undefined; // the next TLS connection tries again
-            throw error;
-          });
+    const secure = onDemand(async (): Promise<Injector> => {
+      const pair = typeof tls === "function" ? await tls() : tls!;
+      return (await server.get()).secure(pair);
+    });
     const sockets = new Set<net.Socket>();
     const listener = net.createServer({ pauseOnConnect: true }, (socket) => {
       sockets.add(socket);
@@ -155,10 +161,13 @@ export class GrpcFront {
         const first: Buffer | null = socket.read();
         if (first === null) return socket.destroy();
         socket.unshift(first);
-        if (first[0] !== 0x16 || !secureInjector) return plain.injectConnection(socket);
-        secureInjector().then(
-          (injector) => injector.injectConnection(socket),
-          () => socket.destroy(), // no certificate: the handshake cannot be answered
+        const injector = first[0] !== 0x16 || tls === undefined
+          ? server.get().then((built) => built.plain)
+          : secure.get();
+        injector.then(
+          (chosen) => chosen.inject(socket),
+          // No server or no certificate: the connection cannot be answered.
+          () => socket.destroy(),
         );
       });
       socket.resume();
@@ -177,8 +186,8 @@ export class GrpcFront {
   async close(): Promise<void> {
     this.#broker.checkBacks.routeLive(undefined);
     await this.#hub.close();
-    await new Promise<void>((resolve) => this.#server.tryShutdown(() => resolve()));
-    this.#server.forceShutdown();
+    const server = await this.#server.made?.catch(() => undefined);
+    await server?.shutdown();
     for (const socket of this.#sockets) socket.destroy();
     await new Promise<void>((resolve) => this.#listener.close(() => resolve()));
   }
