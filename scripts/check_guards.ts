@@ -434,6 +434,24 @@ export const GUARDS: readonly Guard[] = [
     why:
       "Removing a group whose endpoint holds its pushes stops every other push group from starting or changing for up to its timeout.",
   },
+  {
+    name: "tag-counts-appended",
+    file: "src/store/group_commit.ts",
+    find: "      for (const [tag, n] of perTag) sums.add(keys.tagCount(topic, tag), BigInt(n));",
+    replace: "",
+    tests: ["tests/groups/backlog_counts_test.ts"],
+    why:
+      "A log commit does not count its entries per tag: every tag group's backlog, read from the counts, is wrong.",
+  },
+  {
+    name: "tag-counts-passed",
+    file: "src/engine/delivery/receive.ts",
+    find: '        if (seen) seen[entry.tag ?? ""] = (seen[entry.tag ?? ""] ?? 0) + 1;',
+    replace: "",
+    tests: ["tests/groups/backlog_counts_test.ts"],
+    why:
+      "A cursor passes log entries without counting them: a tag group's backlog never goes down as it receives.",
+  },
 ];
 
 /** What happened to one entry. */

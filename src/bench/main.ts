@@ -37,6 +37,7 @@ import { type Peer, resolvePeer } from "./peers/peer.ts";
 import type { Metrics, PhaseEnv } from "./phase.ts";
 import type { ClientKind } from "./protocol.ts";
 import { runE2ePhase } from "./phases/e2e.ts";
+import { runCurvePhase } from "./phases/curve.ts";
 import { runGrowthPhase } from "./phases/growth.ts";
 import { runLatencyPhase } from "./phases/latency.ts";
 import { runPublishPhase } from "./phases/publish.ts";
@@ -50,6 +51,7 @@ const PHASE_RUNNERS: Record<PhaseName, (env: PhaseEnv, client: ClientKind) => Pr
   latency: runLatencyPhase,
   tx: runTxPhase,
   growth: runGrowthPhase,
+  curve: runCurvePhase,
 };
 
 /** Phases run once per way of talking to Escrow; the others use plain HTTP only. */

@@ -28,10 +28,22 @@ export const CLIENTS: readonly ClientKind[] = ["sdk", "http"];
  * @example
  * ```ts
  * import { PHASES } from "./options.ts";
- * console.log(PHASES.join(",")); // "publish,e2e,latency,tx,growth"
+ * console.log(PHASES.join(",")); // "publish,e2e,latency,tx,growth,curve"
  * ```
  */
-export const PHASES = ["publish", "e2e", "latency", "tx", "growth"] as const;
+export const PHASES = ["publish", "e2e", "latency", "tx", "growth", "curve"] as const;
+
+/**
+ * The phases a run without `--phases` runs: all but `curve`, whose
+ * million-message backlog takes minutes of its own.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_PHASES } from "./options.ts";
+ * console.log(DEFAULT_PHASES.includes("curve")); // false
+ * ```
+ */
+export const DEFAULT_PHASES: readonly PhaseName[] = ["publish", "e2e", "latency", "tx", "growth"];
 
 /** One of {@linkcode PHASES}. */
 export type PhaseName = typeof PHASES[number];
@@ -60,6 +72,10 @@ export interface BenchOptions {
   readonly backlogN: number;
   /** Messages received and acked from the backlog. */
   readonly backlogDrain: number;
+  /** Messages of the backlog curve (phase `curve`). */
+  readonly curveN: number;
+  /** Groups of the backlog curve, none of them consumed. */
+  readonly curveGroups: number;
   /** Publisher (and producer) processes. */
   readonly publishers: number;
   /** Requests in flight per publisher. */
@@ -126,7 +142,8 @@ export const USAGE = `deno run --allow-all src/bench/main.ts [options]
 
   --quick               a short run: small N, 3 s latency phase, 1 run
   --runs R              runs of each phase; medians are reported (default 3, quick 1)
-  --phases LIST         comma-separated: ${PHASES.join(",")} (default: all)
+  --phases LIST         comma-separated: ${PHASES.join(",")}
+                        (default: ${DEFAULT_PHASES.join(",")}; curve runs only when named)
   --clients LIST        how publish, e2e and latency talk to Escrow, each run in turn:
                         sdk (EscrowClient: batched publishes, streaming Consumer) and
                         http (one plain request per message) (default: sdk,http)
@@ -136,6 +153,8 @@ export const USAGE = `deno run --allow-all src/bench/main.ts [options]
   --growth-groups LIST  group counts of the growth fan-outs (default 1,5,20)
   --backlog N           unconsumed messages of the backlog probe (default 200000, quick 10000)
   --backlog-drain N     messages received from the backlog (default 5000, quick 2000)
+  --curve-n N           curve phase: messages of the backlog (default 1000000, quick 50000)
+  --curve-groups G      curve phase: groups nobody consumes (default 100, quick 20)
   --publishers P        publisher and producer processes (default 4)
   --inflight K          requests in flight per publisher (default 64)
   --receivers K         receives in flight per consumed group (default 2)
@@ -190,6 +209,8 @@ export function parseBenchOptions(
     "growth-groups",
     "backlog",
     "backlog-drain",
+    "curve-n",
+    "curve-groups",
     "publishers",
     "inflight",
     "receivers",
@@ -215,7 +236,7 @@ export function parseBenchOptions(
     return value;
   };
   const list = (name: string) => values.get(name)?.split(",").map((s) => s.trim()).filter(Boolean);
-  const phases = list("phases") ?? [...PHASES];
+  const phases = list("phases") ?? [...DEFAULT_PHASES];
   for (const phase of phases) {
     if (!(PHASES as readonly string[]).includes(phase)) {
       throw new RangeError(`Cannot read --phases: unknown phase ${phase}`);
@@ -257,6 +278,8 @@ export function parseBenchOptions(
     growthGroups,
     backlogN: Math.floor(count("backlog", quick ? 10_000 : 200_000)),
     backlogDrain: Math.floor(count("backlog-drain", quick ? 2_000 : 5_000)),
+    curveN: Math.floor(count("curve-n", quick ? 50_000 : 1_000_000, 100)),
+    curveGroups: Math.floor(count("curve-groups", quick ? 20 : 100)),
     publishers: Math.floor(count("publishers", 4)),
     inflight: Math.floor(count("inflight", 64)),
     receivers: Math.floor(count("receivers", 2)),

@@ -6,6 +6,7 @@
  * @module
  */
 import type { Metrics } from "./phase.ts";
+import { curveKey, curvePoints } from "./phases/curve.ts";
 import { median } from "./stats.ts";
 
 /** A figure's goal: at least or at most `value`. */
@@ -75,10 +76,16 @@ export function threadNamesOf(runs: readonly Metrics[]): string[] {
  * ```
  */
 export function reportRows(
-  shape: { readonly growthGroups: readonly number[]; readonly rate: number },
+  shape: {
+    readonly growthGroups: readonly number[];
+    readonly rate: number;
+    /** Messages of the backlog curve. @default {0} (no curve rows) */
+    readonly curveN?: number;
+  },
   threadNames: readonly string[] = [],
 ): RowSpec[] {
   const { growthGroups } = shape;
+  const curve = shape.curveN ? curvePoints(shape.curveN) : [];
   const rate = `${shape.rate.toLocaleString("en-US")} msg/s`;
   const figure = (label: string, key: string, digits: number, target?: Target): RowSpec => ({
     kind: "figure",
@@ -175,6 +182,18 @@ export function reportRows(
       ], [`growth.g${count}.lost`, `growth.g${count}.wrong`])
     ),
     counts("backlog: errors / timed out", ["backlog.errors", "backlog.timedOut"]),
+    figure("curve: publish msg/s (SDK, no consumer)", "curve.publishMsgPerSec", 0),
+    ...curve.flatMap((size) => {
+      const at = `curve, backlog ${size.toLocaleString("en-US")}`;
+      return [
+        figure(`${at}: receive of 16 (ms)`, curveKey(size, "receiveMs"), 1),
+        figure(`${at}: ack of 16 (ms)`, curveKey(size, "ackMs"), 1),
+        figure(`${at}: broker CPU µs/msg received+acked`, curveKey(size, "cpuUsPerMsg"), 0),
+        figure(`${at}: GET /v1/groups/{g} (ms)`, curveKey(size, "groupMs"), 1),
+        figure(`${at}: broker RSS (MB)`, curveKey(size, "rssMb"), 0),
+      ];
+    }),
+    counts("curve: errors", ["curve.errors"]),
   ];
 }
 

@@ -26,6 +26,11 @@ export interface Subscription {
   readonly topic: string;
   /** Whether a message with this tag and these properties is for the group. */
   matches(tag: string | undefined, properties: Readonly<Record<string, string>>): boolean;
+  /**
+   * Whether `matches` looks at the tag alone (a tag expression, not an SQL92
+   * filter), so a backlog can be counted from per-tag counts.
+   */
+  readonly byTag: boolean;
 }
 
 /**
@@ -56,7 +61,11 @@ export function compileSubscription(spec: SubscriptionSpec): Subscription {
       }
       throw error;
     }
-    return { topic: spec.topic, matches: (tag, properties) => filter.evaluate(properties, tag) };
+    return {
+      topic: spec.topic,
+      matches: (tag, properties) => filter.evaluate(properties, tag),
+      byTag: false,
+    };
   }
   let expression: TagExpression;
   try {
@@ -67,5 +76,5 @@ export function compileSubscription(spec: SubscriptionSpec): Subscription {
     }
     throw error;
   }
-  return { topic: spec.topic, matches: (tag) => matchesTag(expression, tag) };
+  return { topic: spec.topic, matches: (tag) => matchesTag(expression, tag), byTag: true };
 }

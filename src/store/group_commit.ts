@@ -172,6 +172,7 @@ export class GroupCommitter {
     const checked = new Set<string>();
     const written = new Set<string>();
     const logBytes = new Map<string, number>();
+    const tags = new Set<string>();
     let mutations = 0;
     let checks = 0;
     let bytes = 0;
@@ -183,12 +184,17 @@ export class GroupCommitter {
       }
       const w = pending.writes;
       const topics = new Map<string, number>();
+      const newTags = new Set<string>();
       for (const v of w.visible) {
         topics.set(v.topic, (topics.get(v.topic) ?? 0) + estimateSize(v.entry));
+        const tagKey = `${v.topic}\u0000${v.entry.tag ?? ""}`;
+        if (!tags.has(tagKey)) newTags.add(tagKey);
       }
       const newTopics = [...topics.keys()].filter((t) => !logBytes.has(t)).length;
+      // Per topic: its log entry, head and published count; per tag: its count.
+      const added = newTopics * 3 + newTags.size;
       const fits = batch.length === 0 || (
-        mutations + w.mutations + newTopics * 3 <= LIMITS.mutations &&
+        mutations + w.mutations + added <= LIMITS.mutations &&
         checks + w.checks <= LIMITS.checks &&
         bytes + w.bytes <= LIMITS.bytes &&
         [...topics].every(([t, b]) => (logBytes.get(t) ?? 0) + b <= LIMITS.logBytes)
@@ -211,7 +217,8 @@ export class GroupCommitter {
       batch.push(pending);
       myChecks.forEach((k) => checked.add(k));
       myWrites.forEach((k) => written.add(k));
-      mutations += w.mutations + newTopics * 3;
+      mutations += w.mutations + added;
+      newTags.forEach((t) => tags.add(t));
       checks += w.checks;
       bytes += w.bytes;
       for (const [t, b] of topics) logBytes.set(t, (logBytes.get(t) ?? 0) + b);
@@ -236,6 +243,11 @@ export class GroupCommitter {
       op.set([...keys.topicLog(topic), this.#kv.commitVersionstamp()], entries);
       sums.add(keys.topicHead(topic), 1n);
       sums.add(keys.counter(topic, "published"), BigInt(entries.length));
+      const perTag = new Map<string, number>();
+      for (const entry of entries) {
+        perTag.set(entry.tag ?? "", (perTag.get(entry.tag ?? "") ?? 0) + 1);
+      }
+      for (const [tag, n] of perTag) sums.add(keys.tagCount(topic, tag), BigInt(n));
     }
     sums.applyTo(op);
     const result = await commit(op);

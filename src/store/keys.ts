@@ -93,6 +93,9 @@ export const keys = {
   failedJob: (jobId: string): Deno.KvKey => ["job_failed", jobId],
   failedJobs: (): Deno.KvKey => ["job_failed"],
   topicHead: (topic: string): Deno.KvKey => ["topic_head", topic],
+  /** Entries with `tag` ("" for none) ever appended to the topic's log (a KV sum). */
+  tagCount: (topic: string, tag: string): Deno.KvKey => ["tag_count", topic, tag],
+  tagCounts: (topic: string): Deno.KvKey => ["tag_count", topic],
   group: (name: string): Deno.KvKey => ["group", name],
   groups: (): Deno.KvKey => ["group"],
   groupsVersion: (): Deno.KvKey => ["groups_version"],

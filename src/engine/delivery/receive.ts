@@ -145,6 +145,8 @@ export async function startRound(
       const cursorEntry = await kv.get<Cursor>(cursorKey);
       let cursor = cursorEntry.value ?? { vs: "", index: 0 };
       const start = cursor;
+      // The tag counts move with the cursor: each entry it passes is counted under its tag.
+      const seen = start.seen ? { ...start.seen } : undefined;
       checks++;
       for await (const { entry, at, next } of env.groups.readLog(subscription.topic, cursor)) {
         if (full()) break;
@@ -158,6 +160,7 @@ export async function startRound(
         }
         scanned++;
         cursor = next;
+        if (seen) seen[entry.tag ?? ""] = (seen[entry.tag ?? ""] ?? 0) + 1;
         if (!matches) continue;
         if (group.record.ordered && entry.messageGroup !== undefined) {
           const lockKey = keys.orderLock(id, entry.messageGroup);
@@ -196,6 +199,7 @@ export async function startRound(
         bytes += entry.bodySize ?? 0;
       }
       if (cursor.vs !== start.vs || cursor.index !== start.index) {
+        if (seen) cursor = { vs: cursor.vs, index: cursor.index, seen };
         op.check(cursorEntry).set(cursorKey, cursor); // no two receives route one entry
         wrote = true;
       }

@@ -87,6 +87,43 @@ export interface Cursor {
   readonly vs: string;
   /** Index of the next entry in that batch. */
   readonly index: number;
+  /**
+   * Per tag ("" for none), the topic's {@linkcode keys.tagCount} at this
+   * position: the entries with that tag before it. The group's backlog in
+   * the log is then the counts now minus these. Absent on a cursor made
+   * before the counts were kept; its backlog is counted by reading the log.
+   */
+  readonly seen?: Readonly<Record<string, number>>;
+}
+
+/** Tags whose counts one read takes; a topic with more counts its backlogs by reading the log. */
+export const MAX_COUNTED_TAGS = 500;
+
+/**
+ * The per-tag counts of a topic's log, read at once (one snapshot), with the
+ * versionstamp of the last commit that appended to it; undefined when the
+ * topic has more than {@linkcode MAX_COUNTED_TAGS} tags.
+ */
+export async function readTagCounts(
+  kv: Deno.Kv,
+  topic: string,
+): Promise<{ counts: Record<string, number>; lastVs: string } | undefined> {
+  const entries = await Array.fromAsync(
+    kv.list<Deno.KvU64>({ prefix: keys.tagCounts(topic) }, {
+      limit: MAX_COUNTED_TAGS + 1,
+      batchSize: MAX_COUNTED_TAGS + 1,
+    }),
+  );
+  if (entries.length > MAX_COUNTED_TAGS) return undefined;
+  const counts: Record<string, number> = {};
+  let lastVs = "";
+  for (const entry of entries) {
+    counts[entry.key[2] as string] = Number(entry.value.value);
+    // Every log commit adds to the count of each tag it appends: the newest count's
+    // versionstamp is the newest log entry's key.
+    if (entry.versionstamp > lastVs) lastVs = entry.versionstamp;
+  }
+  return { counts, lastVs };
 }
 
 /** Delivery counts of a group. */
@@ -318,10 +355,7 @@ export class Groups {
     }
     for await (const _ of kv.list({ prefix: keys.orderWaits(id) })) backlog++;
     for (const subscription of group.subscriptions) {
-      const cursor = await this.cursor(id, subscription.topic);
-      for await (const entry of this.readLog(subscription.topic, cursor)) {
-        if (subscription.matches(entry.entry.tag, entry.entry.properties)) backlog++;
-      }
+      backlog += await this.logBacklog(id, subscription);
     }
     return {
       backlog,
@@ -330,6 +364,34 @@ export class Groups {
       deadLettered: deadLettered ?? 0,
       acked: acked ?? 0,
     };
+  }
+
+  /**
+   * The entries of a subscription's topic log the group incarnation
+   * `groupId` has not routed yet and will get: from the topic's per-tag
+   * counts and the cursor's, without reading the log, for a tag
+   * subscription whose cursor keeps counts; else by reading the log from
+   * the cursor on (an SQL92 filter looks at properties).
+   */
+  async logBacklog(groupId: string, subscription: Subscription): Promise<number> {
+    const cursor = await this.cursor(groupId, subscription.topic);
+    if (subscription.byTag && cursor.seen) {
+      const now = await readTagCounts(this.#deps.kv, subscription.topic);
+      if (now) {
+        let backlog = 0;
+        for (const [tag, count] of Object.entries(now.counts)) {
+          if (subscription.matches(tag === "" ? undefined : tag, {})) {
+            backlog += count - (cursor.seen[tag] ?? 0);
+          }
+        }
+        return backlog;
+      }
+    }
+    let backlog = 0;
+    for await (const { entry } of this.readLog(subscription.topic, cursor)) {
+      if (subscription.matches(entry.tag, entry.properties)) backlog++;
+    }
+    return backlog;
   }
 
   /** The position of the group incarnation `groupId` in a topic's log. */
@@ -372,7 +434,29 @@ export class Groups {
     }
   }
 
+  /**
+   * The end of a topic's log: after its last entry, with the topic's tag
+   * counts there when it keeps them (read in one snapshot, so the position
+   * and the counts agree without a check that concurrent publishes would
+   * keep failing).
+   */
   async #endOfLog(topic: string): Promise<Cursor> {
+    const { kv } = this.#deps;
+    const counted = await readTagCounts(kv, topic);
+    if (counted && counted.lastVs !== "") {
+      const last = await kv.get<LogEntry[]>([...keys.topicLog(topic), counted.lastVs]);
+      if (last.value) {
+        return { vs: counted.lastVs, index: last.value.length, seen: counted.counts };
+      }
+    }
+    // An empty log with counts kept from now on: every entry to come is counted. A log
+    // written before counts were kept gives a cursor without them.
+    const last = await this.#lastOfLog(topic);
+    return counted && last.vs === "" ? { ...last, seen: {} } : last;
+  }
+
+  /** After the last entry of a topic's log, without counts. */
+  async #lastOfLog(topic: string): Promise<Cursor> {
     const iter = this.#deps.kv.list<LogEntry[]>({ prefix: keys.topicLog(topic) }, {
       reverse: true,
       limit: 1,
