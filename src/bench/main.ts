@@ -184,9 +184,11 @@ if (import.meta.main) {
     console.log(
       `Workload: N=${options.n}, tx N=${options.txN}, ${options.publishers} publishers × ${options.inflight} in flight, clients ${
         options.clients.join(" and ")
-      }, ${options.bodyBytes} B bodies, ${options.rate} msg/s × ${options.latencySeconds} s latency, growth N=${options.growthN}, backlog ${options.backlogN}; ${options.runs} run(s), medians; ${
-        seconds.toFixed(0)
-      } s in all`,
+      }, ${options.bodyBytes} B bodies, ${options.rate} msg/s × ${options.latencySeconds} s latency, growth N=${options.growthN}, backlog ${options.backlogN}${
+        options.phases.includes("curve")
+          ? `, curve ${options.curveN} messages in ${options.curveGroups} groups`
+          : ""
+      }; ${options.runs} run(s), medians; ${seconds.toFixed(0)} s in all`,
     );
     console.log(peerNote);
     console.log();

@@ -6,7 +6,7 @@
  * @module
  */
 import type { Metrics } from "./phase.ts";
-import { curveKey, curvePoints } from "./phases/curve.ts";
+import { curveKey, curvePoints, PROBE_MAX } from "./phases/curve.ts";
 import { median } from "./stats.ts";
 
 /** A figure's goal: at least or at most `value`. */
@@ -186,8 +186,8 @@ export function reportRows(
     ...curve.flatMap((size) => {
       const at = `curve, backlog ${size.toLocaleString("en-US")}`;
       return [
-        figure(`${at}: receive of 16 (ms)`, curveKey(size, "receiveMs"), 1),
-        figure(`${at}: ack of 16 (ms)`, curveKey(size, "ackMs"), 1),
+        figure(`${at}: receive of ${PROBE_MAX} (ms)`, curveKey(size, "receiveMs"), 1),
+        figure(`${at}: ack of ${PROBE_MAX} (ms)`, curveKey(size, "ackMs"), 1),
         figure(`${at}: broker CPU µs/msg received+acked`, curveKey(size, "cpuUsPerMsg"), 0),
         figure(`${at}: GET /v1/groups/{g} (ms)`, curveKey(size, "groupMs"), 1),
         figure(`${at}: broker RSS (MB)`, curveKey(size, "rssMb"), 0),

@@ -1,5 +1,6 @@
 import { assertEquals, assertStringIncludes, assertThrows } from "@std/assert";
 import { parseBenchOptions, startTaskV8Flags, USAGE } from "../../src/bench/options.ts";
+import { curvePoints } from "../../src/bench/phases/curve.ts";
 
 Deno.test("parseBenchOptions() leaves the peer to nats-server's presence by default", () => {
   const options = parseBenchOptions([], {});
@@ -86,4 +87,24 @@ Deno.test("the broker runs with the V8 flags of its own deno task start, plus ES
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("parseBenchOptions() runs the backlog curve only when --phases names it, with its own sizes", () => {
+  assertEquals(parseBenchOptions([], {}).phases.includes("curve"), false);
+  const named = parseBenchOptions(["--phases", "curve,publish"], {});
+  assertEquals(named.phases, ["publish", "curve"]);
+  assertEquals([named.curveN, named.curveGroups], [1_000_000, 100]);
+  const quick = parseBenchOptions(["--quick", "--phases", "curve"], {});
+  assertEquals([quick.curveN, quick.curveGroups], [50_000, 20]);
+  const set = parseBenchOptions(
+    ["--phases", "curve", "--curve-n", "2000", "--curve-groups", "7"],
+    {},
+  );
+  assertEquals([set.curveN, set.curveGroups], [2_000, 7]);
+});
+
+Deno.test("the backlog curve is probed at 1 %, 10 %, 25 %, 50 % and 100 % of its messages, each size once", () => {
+  assertEquals(curvePoints(1_000_000), [10_000, 100_000, 250_000, 500_000, 1_000_000]);
+  assertEquals(curvePoints(100), [1, 10, 25, 50, 100]);
+  assertEquals(curvePoints(1), [1]);
 });

@@ -6,8 +6,8 @@
  * published by SDK publishers in steps: 1 %, 10 %, 25 %, 50 % and 100 % of
  * the backlog. After each step, from this process over plain HTTP:
  *
- * - **receive**: one `receive` (16 messages, no wait) and its `ack` from
- *   each of ten groups not probed before, so every probe starts at the old
+ * - **receive**: one `receive` (32 messages, no wait) and its `ack` from
+ *   each of twenty groups not probed before, so every probe starts at the old
  *   end of a full backlog; the median time of each;
  * - **CPU**: the broker's CPU over those receives and acks, per message;
  * - **figures**: `GET /v1/groups/{group}` of one group per tag expression;
@@ -30,9 +30,9 @@ import { groupsOfSize, splitRange, TOPIC } from "../workload.ts";
 export const CURVE_STEPS: readonly number[] = [0.01, 0.1, 0.25, 0.5, 1];
 
 /** Groups each step receives from (each once in the whole phase, while there are enough). */
-const RECEIVE_PROBES = 10;
+const RECEIVE_PROBES = 20;
 /** Messages per probing receive. */
-const PROBE_MAX = 16;
+export const PROBE_MAX = 32;
 
 /**
  * The backlog sizes a curve of `total` messages is probed at.
