@@ -103,7 +103,7 @@ export const GUARDS: readonly Guard[] = [
       "One change that KV refuses (a value or key over its limits) fails every change that shared its commit: one oversized publish among 40 made the other 39 answer 500.",
   },
   ...([
-    ["mutation-limit", "mutations + w.mutations + newTopics * 3 <= LIMITS.mutations &&"],
+    ["mutation-limit", "mutations + w.mutations + added <= LIMITS.mutations &&"],
     ["check-limit", "checks + w.checks <= LIMITS.checks &&"],
     ["byte-limit", "bytes + w.bytes <= LIMITS.bytes &&"],
     ["log-limit", "[...topics].every(([t, b]) => (logBytes.get(t) ?? 0) + b <= LIMITS.logBytes)"],
@@ -442,6 +442,15 @@ export const GUARDS: readonly Guard[] = [
     tests: ["tests/groups/backlog_counts_test.ts"],
     why:
       "A log commit does not count its entries per tag: every tag group's backlog, read from the counts, is wrong.",
+  },
+  {
+    name: "tag-count-mutations",
+    file: "src/store/group_commit.ts",
+    find: "const added = newTopics * 3 + newTags.size;",
+    replace: "const added = newTopics * 3;",
+    tests: ["tests/store/group_commit_test.ts"],
+    why:
+      "A batch's tag counts are left out of its mutations: many tags in one batch go past Deno KV's 1,000 mutations, the commit is refused and every change commits alone.",
   },
   {
     name: "tag-counts-passed",

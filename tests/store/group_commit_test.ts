@@ -156,6 +156,23 @@ Deno.test("changes over 700 KiB together go in separate commits", async () => {
   assertEquals(committer.stats, { commits: 3, changes: 3 });
 });
 
+Deno.test("each tag a batch counts is one of its mutations: 600 messages with 600 tags commit in a few batches, not one by one", async () => {
+  using kv = await Deno.openKv(":memory:");
+  const committer = new GroupCommitter(kv);
+  const tagged = (i: number) => {
+    const entry: LogEntry = { messageId: `m${i}`, tag: `t${i}`, properties: {}, publishedAt: 0 };
+    return new WriteSet().set(["message", i], i).makeVisible("T", entry);
+  };
+  const changes = [head(), ...Array.from({ length: 600 }, (_, i) => tagged(i))];
+  assert((await Promise.all(changes.map((w) => committer.commit(w)))).every(Boolean));
+  // Uncounted, the 600 changes make one batch of 1,203 mutations, which KV refuses; they
+  // then commit one by one.
+  assert(committer.stats.commits <= 4, `${committer.stats.commits} commits`);
+  const counts = await Array.fromAsync(kv.list<Deno.KvU64>({ prefix: keys.tagCounts("T") }));
+  assertEquals(counts.length, 600);
+  assert(counts.every((c) => c.value.value === 1n));
+});
+
 Deno.test("messages over 56 KiB for one topic's log entry go in separate commits", async () => {
   using kv = await Deno.openKv(":memory:");
   const committer = new GroupCommitter(kv);
