@@ -9,7 +9,7 @@
  * @module
  */
 import { decodeTime } from "@std/ulid";
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, Gauge, Histogram, Registry } from "./prom.ts";
 
 /** How a delivery attempt ended, as counted in `escrow_deliveries_total`. */
 export type DeliveryOutcome = "acked" | "failed" | "deadLettered" | "released";
