@@ -31,7 +31,20 @@ export interface Subscription {
    * filter), so a backlog can be counted from per-tag counts.
    */
   readonly byTag: boolean;
+  /**
+   * The tags its matches all carry, when it names a few
+   * ({@linkcode MAX_WAKE_TAGS} at most) by a tag expression: only new
+   * entries with one of them can be for the group, so only they need wake
+   * its long polls. Undefined for `*`, longer lists and SQL92 filters.
+   */
+  readonly wakeTags?: readonly string[];
 }
+
+/**
+ * Most tags a subscription's long polls watch one by one (see
+ * {@linkcode Subscription.wakeTags}); past this they watch the topic's head.
+ */
+export const MAX_WAKE_TAGS = 4;
 
 /**
  * Compiles a subscription, or throws a {@linkcode ValidationError} naming the
@@ -43,6 +56,7 @@ export interface Subscription {
  * const s = compileSubscription({ topic: "Accompaniment", tags: "Ops || Orchestration" });
  * s.matches("Ops", {}); // true
  * s.matches("CS", {}); // false
+ * s.wakeTags; // ["Ops", "Orchestration"]
  * ```
  */
 export function compileSubscription(spec: SubscriptionSpec): Subscription {
@@ -76,5 +90,11 @@ export function compileSubscription(spec: SubscriptionSpec): Subscription {
     }
     throw error;
   }
-  return { topic: spec.topic, matches: (tag) => matchesTag(expression, tag), byTag: true };
+  const named = expression.all ? undefined : [...new Set(expression.tags)];
+  return {
+    topic: spec.topic,
+    matches: (tag) => matchesTag(expression, tag),
+    byTag: true,
+    ...(named && named.length <= MAX_WAKE_TAGS ? { wakeTags: named } : {}),
+  };
 }

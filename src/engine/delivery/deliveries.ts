@@ -124,6 +124,7 @@ export class Deliveries {
       // Read the wake-up keys before looking for work, so that work committed while
       // looking is seen as a change by the wait below, not taken as its baseline.
       const baseline = deadline > clock() ? await wakeState(kv, group) : "";
+      let more = false;
       const started = await this.#oneAtATime(group.record.id, async () => {
         const all: Started[] = [];
         let bytes = 0;
@@ -135,7 +136,8 @@ export class Deliveries {
           });
           all.push(...got.started);
           bytes = got.bytes;
-          if (!got.full) break;
+          more = got.full;
+          if (!more) break;
         }
         return all;
       });
@@ -147,6 +149,9 @@ export class Deliveries {
         return await toReceived(this.#env, group, started);
       }
       if (clock() >= deadline || stopped()) return [];
+      // The rounds ran out while the log had more to scan past the cursor
+      // (entries for other tags): scan on. No wake-up key changes for them.
+      if (more) continue;
       if (!options.signal) {
         await waitForWork(kv, clock, group, { deadline, baseline, signal: closing });
         continue;

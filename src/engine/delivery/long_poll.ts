@@ -1,11 +1,15 @@
 /**
  * Long polls: waiting until work may be ready for a consumer group, woken by
- * a change of one of its wake-up keys (the head of each subscribed topic,
- * bumped by every commit that adds to that topic's log, and the group's
- * signal, bumped when retries, redrives or due entries are written), by the
- * earliest due entry's time, or by the deadline. Nothing sleeps in a loop.
+ * a change of one of its wake-up keys (per subscription, the count of each
+ * tag its tag expression names, bumped by every commit that adds entries
+ * with that tag to the topic's log, or for `*` and SQL92 filters the topic's
+ * head, bumped by every commit that adds to the log; and the group's signal,
+ * bumped when retries, redrives or due entries are written), by the earliest
+ * due entry's time, or by the deadline. Nothing sleeps in a loop. A publish
+ * of a tag a group does not take wakes none of its long polls: its cursor
+ * passes such entries on its next receive, or when one it takes arrives.
  *
- * A group has up to 33 wake-up keys but `kv.watch()` takes at most 10, and
+ * A group has dozens of wake-up keys but `kv.watch()` takes at most 10, and
  * thousands of long polls may wait on the same keys. So the watches belong
  * to one {@linkcode WakeHub} per KV handle, shared by every waiter in the
  * process and counted by reference: the first waiter on a key opens its
@@ -19,7 +23,8 @@
  * key joins or leaves (cancelling watches other waiters still rely on) or
  * keep watching keys nobody waits on. A watch per key opens and closes on its
  * own, and the number open is bounded by the distinct keys waited on: one
- * signal per waiting group plus one head per topic those groups subscribe.
+ * signal per waiting group plus, per topic those groups subscribe, its head
+ * or the counts of the tags they name.
  *
  * A shared watch may lag behind a waiter: the last versionstamp it saw can be
  * older than the waiter's baseline, read just before. So a key counts as
@@ -171,24 +176,28 @@ function keyId(key: Deno.KvKey): string {
 }
 
 /**
- * The keys whose change means work may be ready for the group: its signal
- * and the head of every topic it subscribes to (possibly more than one
- * `kv.watch()` takes: {@linkcode WakeHub} watches them).
+ * The keys whose change means work may be ready for the group: its signal,
+ * then per subscription the count of each tag it names (its
+ * `wakeTags`), or the head of its topic when it takes `*`, many tags or an
+ * SQL92 filter (possibly more keys than one `kv.watch()` takes:
+ * {@linkcode WakeHub} watches them).
  *
  * @example
  * ```ts
  * import { wakeKeys } from "./long_poll.ts";
  * declare const group: import("../groups/groups.ts").CompiledGroup;
- * wakeKeys(group).length === group.subscriptions.length + 1; // true
+ * wakeKeys(group)[0]; // the group's signal
  * ```
  *
  * @param group The group waited for.
- * @returns The group signal first, then one topic head per subscription.
+ * @returns The group signal first, then the tag counts or topic head of each subscription.
  */
 export function wakeKeys(group: CompiledGroup): Deno.KvKey[] {
   return [
     keys.groupSignal(group.record.id),
-    ...group.subscriptions.map((s) => keys.topicHead(s.topic)),
+    ...group.subscriptions.flatMap((s) =>
+      s.wakeTags ? s.wakeTags.map((tag) => keys.tagCount(s.topic, tag)) : [keys.topicHead(s.topic)]
+    ),
   ];
 }
 

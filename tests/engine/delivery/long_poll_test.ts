@@ -220,3 +220,58 @@ Deno.test("a wait whose KV is closed under it ends instead of hanging until its 
   await within(time, waiting, "the wait after the KV closed");
   assertEquals(hub.counts, { watches: 0, listeners: 0 });
 });
+
+Deno.test("a long poll of a group taking Ops is not woken by a CS publish (its cursor stays) but is by an Ops one; groups of * and of an SQL92 filter wake for any tag", async () => {
+  using time = new FakeTime(T0);
+  await using fixture = await openBroker();
+  const { kv, broker } = fixture;
+  await broker.topics.create("Orders");
+  await broker.groups.put("ops", { subscriptions: [{ topic: "Orders", tags: "Ops" }] });
+  await broker.groups.put("all", { subscriptions: [{ topic: "Orders" }] });
+  await broker.groups.put("sql", { subscriptions: [{ topic: "Orders", sql: "TAGS IS NOT NULL" }] });
+  const hub = WakeHub.of(kv);
+  const ops = await broker.groups.compiled("ops");
+  assertEquals(wakeKeys(ops), [keys.groupSignal(ops.record.id), keys.tagCount("Orders", "Ops")]);
+  const cursor = async () => (await kv.get(keys.cursor(ops.record.id, "Orders"))).versionstamp;
+  const before = await cursor();
+
+  const opsReceiving = broker.deliveries.receive("ops", { waitMs: 20_000 });
+  let opsDone = false;
+  opsReceiving.finally(() => opsDone = true);
+  const others = ["all", "sql"].map((g) => broker.deliveries.receive(g, { waitMs: 20_000 }));
+  await until(time, () => hub.counts.listeners === 6, "three groups waiting on two keys each");
+
+  const cs = await broker.publisher.publish("Orders", { body: "for CS", tag: "CS" });
+  for (const messages of await within(time, Promise.all(others), "* and SQL after a CS publish")) {
+    assertEquals(messages.map((m) => m.messageId), [cs.messageId]);
+  }
+  // Had the CS publish woken "ops", its round would have moved its cursor past the entry.
+  for (let probe = 0; probe < 20; probe++) await time.delay(5);
+  assertEquals(opsDone, false, "the Ops group still waits");
+  assertEquals(await cursor(), before, "no round of the Ops group ran");
+
+  const op = await broker.publisher.publish("Orders", { body: "for Ops", tag: "Ops" });
+  const got = await within(time, opsReceiving, "the Ops group after an Ops publish");
+  assertEquals(got.map((m) => m.messageId), [op.messageId]);
+  assertEquals(Date.now(), T0, "fake time never moved: only a watch can have woken it");
+  assertEquals(hub.counts, { watches: 0, listeners: 0 });
+});
+
+Deno.test("a long poll whose cursor lags behind more CS entries than one receive scans goes on scanning to the Ops message past them, instead of waiting for a wake-up that will not come", async () => {
+  using time = new FakeTime(T0);
+  await using fixture = await openBroker();
+  const { broker } = fixture;
+  await broker.topics.create("Orders");
+  await broker.groups.put("ops", { subscriptions: [{ topic: "Orders", tags: "Ops" }] });
+  // One receive scans at most 8 rounds of 5,000 entries: 41,000 CS entries outlast it.
+  const flood = Array.from({ length: 1_000 }, () => ({ body: "x", tag: "CS" }));
+  for (let i = 0; i < 41; i++) await broker.publisher.publishBatch("Orders", flood);
+  const op = await broker.publisher.publish("Orders", { body: "for Ops", tag: "Ops" });
+  const got = await within(
+    time,
+    broker.deliveries.receive("ops", { waitMs: 20_000 }),
+    "the receive past 41,000 entries it does not take",
+  );
+  assertEquals(got.map((m) => m.messageId), [op.messageId]);
+  assertEquals(Date.now(), T0, "fake time never moved: the receive did not wait for its deadline");
+});
