@@ -97,6 +97,8 @@ const MAX_ROUNDS = 8;
 export class Deliveries {
   readonly #env: DeliveryEnv;
   readonly #receiving = new Map<string, Promise<void>>();
+  /** Groups (by incarnation id) whose last round started deliveries. */
+  readonly #busy = new Set<string>();
   readonly #ackers = new Map<string, AckBatcher>();
 
   /** Creates the use cases over the engine's collaborators. */
@@ -118,12 +120,18 @@ export class Deliveries {
     const max = Math.min(options.max ?? 16, MAX_RECEIVE);
     const stopped = () => closing.aborted || options.signal?.aborted === true;
     const deadline = clock() + (closing.aborted ? 0 : options.waitMs ?? 0);
+    let first = true;
     for (;;) {
       const group = await this.#env.groups.compiled(groupName);
       const vt = options.visibilityTimeoutSeconds ?? group.record.visibilityTimeoutSeconds;
       // Read the wake-up keys before looking for work, so that work committed while
-      // looking is seen as a change by the wait below, not taken as its baseline.
-      const baseline = deadline > clock() ? await wakeState(kv, group) : "";
+      // looking is seen as a change by the wait below, not taken as its baseline. When
+      // the group's last round found work, this receive's first round is likely to find
+      // more and goes without: if it comes back empty, the baseline is read and the
+      // round run again before any wait (a KV read less per receive under load).
+      const eager = deadline > clock() && !(first && this.#busy.has(group.record.id));
+      first = false;
+      const baseline = eager ? await wakeState(kv, group) : "";
       let more = false;
       const started = await this.#oneAtATime(group.record.id, async () => {
         const all: Started[] = [];
@@ -141,6 +149,8 @@ export class Deliveries {
         }
         return all;
       });
+      if (started.length > 0) this.#busy.add(group.record.id);
+      else this.#busy.delete(group.record.id);
       if (started.length > 0) {
         if (options.signal?.aborted) {
           await this.#release(group, started);
@@ -151,7 +161,7 @@ export class Deliveries {
       if (clock() >= deadline || stopped()) return [];
       // The rounds ran out while the log had more to scan past the cursor
       // (entries for other tags): scan on. No wake-up key changes for them.
-      if (more) continue;
+      if (more || !eager) continue; // (without a baseline there is nothing to wait on)
       if (!options.signal) {
         await waitForWork(kv, clock, group, { deadline, baseline, signal: closing });
         continue;

@@ -275,3 +275,23 @@ Deno.test("a long poll whose cursor lags behind more CS entries than one receive
   assertEquals(got.map((m) => m.messageId), [op.messageId]);
   assertEquals(Date.now(), T0, "fake time never moved: the receive did not wait for its deadline");
 });
+
+Deno.test("a long poll of a group whose last round found work, finding none, reads its baseline, waits on its keys and is woken by the next publish", async () => {
+  using time = new FakeTime(T0);
+  await using fixture = await openBroker();
+  const { kv, broker } = fixture;
+  await broker.topics.create("Orders");
+  await broker.groups.put("ops", { subscriptions: [{ topic: "Orders" }] });
+  const hub = WakeHub.of(kv);
+  const first = await broker.publisher.publish("Orders", { body: "one" });
+  const got = await broker.deliveries.receive("ops", { waitMs: 20_000 });
+  assertEquals(got.map((m) => m.messageId), [first.messageId], "the group's last round found work");
+
+  const waiting = broker.deliveries.receive("ops", { waitMs: 20_000 });
+  await until(time, () => hub.counts.listeners === 2, "the receive to wait on its 2 keys");
+  const second = await broker.publisher.publish("Orders", { body: "two" });
+  const woken = await within(time, waiting, "the receive after the second publish");
+  assertEquals(woken.map((m) => m.messageId), [second.messageId]);
+  assertEquals(Date.now(), T0, "fake time never moved: only a watch can have woken it");
+  assertEquals(hub.counts, { watches: 0, listeners: 0 });
+});
