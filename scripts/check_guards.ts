@@ -480,8 +480,8 @@ export const GUARDS: readonly Guard[] = [
   {
     name: "scan-on",
     file: "src/engine/delivery/deliveries.ts",
-    find: "      if (more) continue;",
-    replace: "",
+    find: "      if (more || !eager) continue;",
+    replace: "      if (!eager) continue;",
     tests: ["tests/engine/delivery/long_poll_test.ts"],
     why:
       "A cursor further behind than one receive scans waits for a wake-up no entry for other tags sends: a message past them reaches a long poll only at its deadline.",
@@ -521,8 +521,16 @@ async function copyRepo(from: string): Promise<string> {
   return to;
 }
 
-/** How often `snippet` occurs in `text`. */
-function occurrences(text: string, snippet: string): number {
+/**
+ * How often `snippet` occurs in `text` (overlapping occurrences counted).
+ *
+ * @example
+ * ```ts
+ * import { occurrences } from "./check_guards.ts";
+ * occurrences("a-a-a", "a-a"); // 2
+ * ```
+ */
+export function occurrences(text: string, snippet: string): number {
   if (snippet === "") return 0;
   let count = 0;
   for (let at = text.indexOf(snippet); at !== -1; at = text.indexOf(snippet, at + 1)) count++;

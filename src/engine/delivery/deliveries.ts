@@ -149,9 +149,9 @@ export class Deliveries {
         }
         return all;
       });
-      if (started.length > 0) this.#busy.add(group.record.id);
-      else this.#busy.delete(group.record.id);
-      if (started.length > 0) {
+      if (started.length === 0) this.#busy.delete(group.record.id);
+      else {
+        this.#busy.add(group.record.id);
         if (options.signal?.aborted) {
           await this.#release(group, started);
           return [];
@@ -159,9 +159,10 @@ export class Deliveries {
         return await toReceived(this.#env, group, started);
       }
       if (clock() >= deadline || stopped()) return [];
-      // The rounds ran out while the log had more to scan past the cursor
-      // (entries for other tags): scan on. No wake-up key changes for them.
-      if (more || !eager) continue; // (without a baseline there is nothing to wait on)
+      // Look again without waiting when the rounds ran out while the log had more to
+      // scan past the cursor (entries for other tags: no wake-up key changes for them),
+      // or when this round went without a baseline (there is nothing to wait on yet).
+      if (more || !eager) continue;
       if (!options.signal) {
         await waitForWork(kv, clock, group, { deadline, baseline, signal: closing });
         continue;
