@@ -54,6 +54,13 @@ const WITHOUT_BATCH_GUARD_ASSERTION = {
   replace: "false",
 };
 
+/** The first-attempts record's refusal of an operation that does not check the cursor, removed. */
+const WITHOUT_FIRST_ATTEMPTS_ASSERTION = {
+  file: "src/engine/delivery/first_attempts.ts",
+  find: "if (!op.isChecked(guardedBy)) {",
+  replace: "if (false) {",
+};
+
 /** The receive's check of its cursor, removed. */
 const WITHOUT_CURSOR_CHECK = {
   file: "src/engine/delivery/receive.ts",
@@ -145,7 +152,7 @@ export const GUARDS: readonly Guard[] = [
     file: "src/engine/delivery/receive.ts",
     find: "op.check(cursorEntry).set(cursorKey, cursor);",
     replace: "op.set(cursorKey, cursor);",
-    also: [WITHOUT_BATCH_GUARD_ASSERTION],
+    also: [WITHOUT_BATCH_GUARD_ASSERTION, WITHOUT_FIRST_ATTEMPTS_ASSERTION],
     tests: ["tests/engine/races_test.ts"],
     why:
       "Two brokers read one cursor and route the same log entries: a message is handed out twice within its visibility timeout (the cursor is the checked batch record of every delivery a receive starts from the log).",
@@ -159,6 +166,44 @@ export const GUARDS: readonly Guard[] = [
     tests: ["tests/store/event_store_test.ts"],
     why:
       "An append under a batch guard that the operation does not carry would write a stream's events unchecked; the event store refuses it.",
+  },
+  {
+    name: "first-attempts-guard",
+    file: WITHOUT_FIRST_ATTEMPTS_ASSERTION.file,
+    find: WITHOUT_FIRST_ATTEMPTS_ASSERTION.find,
+    replace: WITHOUT_FIRST_ATTEMPTS_ASSERTION.replace,
+    also: [WITHOUT_CURSOR_CHECK],
+    tests: ["tests/engine/delivery/first_attempts_test.ts"],
+    why:
+      "A first-attempts record written by an operation that does not check the cursor passing its entries would start deliveries unchecked; the record refuses it.",
+  },
+  {
+    name: "first-attempts-member",
+    file: "src/engine/delivery/first_attempts.ts",
+    find: "if (record.messageIds.includes(of.messageId)) {",
+    replace: "if (true) {",
+    tests: ["tests/engine/delivery/first_attempts_test.ts"],
+    why:
+      "A message's history takes the first attempt of another message of its log value: a delivery no round started is shown (and settled from) as in flight.",
+  },
+  {
+    name: "first-attempts-tx",
+    file: "src/engine/delivery/first_attempts.ts",
+    find: "if (record.value.transactionId === undefined) return record.versionstamp ?? undefined;",
+    replace: "return record.versionstamp ?? undefined;",
+    tests: ["tests/engine/delivery/first_attempts_test.ts"],
+    why:
+      "A transactional message is looked for at its prepare's position, not its commit's: its first attempt is missing from its history once other messages were delivered in between.",
+  },
+  {
+    name: "timer-after-commit",
+    file: "src/engine/jobs/scheduler.ts",
+    find: "    this.#ring(op, dueAt - this.#clock());\n    op.onCommitted(() => {",
+    replace:
+      "    this.#ring(op, dueAt - this.#clock());\n    this.#scheduledOnce.set(memo, dueAt);\n    op.onCommitted(() => {",
+    tests: ["tests/engine/jobs/scheduler_test.ts"],
+    why:
+      "A shared timer is taken as stored before its commit: when that commit fails, the next schedules write nothing and the leases that end in that second are never expired.",
   },
   {
     name: "due",

@@ -26,6 +26,7 @@
  * | `["cursor", group, topic]` | the group's position in the topic log |
  * | `["lease", group, visibleUntil, leaseId]` | the deliveries one receive started and not yet acked, until their visibility ends |
  * | `["ack", group, visibleUntil, leaseId, ackId]` | the `DeliveryAcked` events of one ack call's handles of one lease |
+ * | `["att", group, topic, versionstamp, index]` | the first `DeliveryAttempted` events of the deliveries one receive round started from a topic's log, at the log position of the last |
  * | `["due", group, dueAt, messageId]` | a delivery waiting for its time (retry, delay, redrive) |
  * | `["dlq", group, messageId]` | a dead letter |
  * | `["mg_lock", group, messageGroup]` | the message of an ordered group's message group in progress |
@@ -33,7 +34,7 @@
  * | `["gcount", group, counter]` | `Deno.KvU64` delivery counters |
  * | `["receipt_keys"]` | the secrets receipt handles are signed with (current and previous) |
  *
- * Every per-group key (cursor, lease, ack, due, dlq, mg_lock, mg_wait, gcount,
+ * Every per-group key (cursor, lease, ack, att, due, dlq, mg_lock, mg_wait, gcount,
  * group_signal) and every delivery stream id names the group by its
  * incarnation id (`GroupRecord.id`), not its name: deleting a group deletes
  * its record, and everything under the old id is unreachable at once.
@@ -121,6 +122,17 @@ export const keys = {
   acks: (group: string): Deno.KvKey => ["ack", group],
   /** The ack records of the leases that end at `visibleUntil`. */
   acksAt: (group: string, visibleUntil: number): Deno.KvKey => ["ack", group, visibleUntil],
+  /** The first attempts one round started from `topic`'s log, the last at `versionstamp`/`index`. */
+  attempts: (group: string, topic: string, versionstamp: string, index: number): Deno.KvKey => [
+    "att",
+    group,
+    topic,
+    versionstamp,
+    index,
+  ],
+  /** Every first-attempts record of the group (`topic` given: of that topic's log). */
+  attemptsOf: (group: string, topic?: string): Deno.KvKey =>
+    topic === undefined ? ["att", group] : ["att", group, topic],
   due: (group: string, dueAt: number, messageId: string): Deno.KvKey => [
     "due",
     group,

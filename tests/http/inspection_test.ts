@@ -15,8 +15,7 @@ import { transactionMachine } from "../../machines/transaction.ts";
 import { readConfig } from "../../src/config.ts";
 import type { StoredEvent, TransactionPreparedData } from "../../src/domain/events.ts";
 import { createApp } from "../../src/http/app.ts";
-import { readDelivery } from "../../src/engine/delivery/acks.ts";
-import { EventStore } from "../../src/store/event_store.ts";
+import { readDelivery } from "../../src/engine/delivery/history.ts";
 import { CheckEndpoint } from "../_support/check_endpoint.ts";
 import {
   assertProblem,
@@ -193,8 +192,9 @@ Deno.test("a delivery with a retry, a dead letter and a redrive replays as the l
   await receiveAnd("ack");
 
   const groupId = (await api.broker.groups.require("ops")).id;
-  // The stream's stored events, then the acked event its lease's ack record holds.
-  const stored: StoredEvent[] = await readDelivery(api.kv, new EventStore(api.kv), groupId, {
+  // The first attempt its round's record holds, the stream's stored events, then the acked
+  // event its lease's ack record holds.
+  const stored: StoredEvent[] = await readDelivery(api.kv, groupId, {
     messageId,
     topic: "Trade",
   });

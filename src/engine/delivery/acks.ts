@@ -16,11 +16,10 @@
  * @module
  */
 import type { DeliveryAcked, DeliveryEvent } from "../../domain/events.ts";
-import type { EventStore } from "../../store/event_store.ts";
 import { keys } from "../../store/keys.ts";
 import type { WriteSet } from "../../store/write_set.ts";
 import type { InflightRecord } from "./records.ts";
-import { type DeliveryHead, deliveryStream, replayDelivery } from "./step.ts";
+import { type DeliveryHead, replayDelivery } from "./step.ts";
 
 /** One acked delivery in an ack record: its head before the ack. */
 export interface AckedItem {
@@ -193,25 +192,4 @@ export async function withRecordedAck(
   const head = replayDelivery(of, events);
   const acked = await recordedAck(kv, groupId, head);
   return acked ? [...events, acked] : [...events];
-}
-
-/**
- * Reads a delivery's whole history (see {@linkcode withRecordedAck}).
- *
- * @example
- * ```ts
- * import { readDelivery } from "./acks.ts";
- * import { EventStore } from "../../store/event_store.ts";
- * using kv = await Deno.openKv(":memory:");
- * (await readDelivery(kv, new EventStore(kv), "g1", { messageId: "m1", topic: "T" })).length; // 0
- * ```
- */
-export async function readDelivery(
-  kv: Deno.Kv,
-  store: EventStore,
-  groupId: string,
-  of: { readonly messageId: string; readonly topic: string; readonly messageGroup?: string },
-): Promise<DeliveryEvent[]> {
-  const { events } = await store.read<DeliveryEvent>(deliveryStream(of.messageId, groupId));
-  return await withRecordedAck(kv, groupId, of, events);
 }

@@ -4,14 +4,15 @@
  * unparked messages) first, then from the topic logs past its cursors,
  * keeping what its subscriptions match. Everything one round finds is one
  * commit: the cursor moves (checked against the cursor read), each due entry
- * taken is deleted (checked), and each delivery's events are appended at its
- * stream's expected version, with one lease entry for all of them. Each
- * append is guarded by the checked record that hands its event out: a due
- * entry (written with the event at the seq it names, and the only way to
- * the delivery's next event: a retrying or redriven delivery takes nothing
- * else), or the cursor, for the new streams of the log entries it passes
- * (only the commit that moves the cursor past an entry can start that
- * entry's delivery): one checked batch record for many streams.
+ * taken is deleted (checked), with one lease entry for all the deliveries
+ * started. A delivery taken from a due entry has its events appended at its
+ * stream's expected version, guarded by that entry (written with the event
+ * at the seq it names, and the only way to the delivery's next event: a
+ * retrying or redriven delivery takes nothing else). The deliveries of the
+ * log entries the cursor passes start with one first-attempts record per
+ * topic (see `first_attempts.ts`), guarded by the cursor's check: only the
+ * commit that moves the cursor past an entry can start that entry's
+ * delivery, so one checked batch record stands for many streams' event 1.
  * A round stops at {@linkcode MAX_CHECKS}; the receive runs another round for
  * the rest.
  *
@@ -27,6 +28,7 @@ import { MAX_WRITE_ATTEMPTS } from "../deps.ts";
 import type { CompiledGroup, Cursor } from "../groups/mod.ts";
 import { carryOutDelivery } from "./effects.ts";
 import { type DeliveryEnv, MAX_CHECKS } from "./env.ts";
+import { FirstAttempts } from "./first_attempts.ts";
 import {
   type DueRecord,
   entryToDue,
@@ -34,8 +36,9 @@ import {
   type OrderLock,
   type OrderWaitRecord,
   putDue,
+  scheduleExpiry,
 } from "./records.ts";
-import { appendDelivery, type DeliveryHead } from "./step.ts";
+import { appendDelivery, type DeliveryHead, type DeliveryStep } from "./step.ts";
 
 /**
  * Most body bytes one receive returns: a message that would take it past
@@ -109,8 +112,12 @@ export async function startRound(
     let wrote = false;
     let bytes = options.bytes;
     let scanned = 0;
-    /** What to start; a pick from a topic log is guarded by the check on its cursor. */
-    const picks: { head: DeliveryHead; publishedAt: number; guardedBy?: Deno.KvKey }[] = [];
+    /**
+     * What to start: a due entry's delivery, guarded by the check on that entry, or a
+     * topic-log entry's (at its position), guarded by the check on its cursor.
+     */
+    const picks: { head: DeliveryHead; publishedAt: number; guardedBy: Deno.KvKey; at?: Cursor }[] =
+      [];
     // Over the byte budget: a message of `size` would not fit after those already taken.
     let over = false;
     const fits = (size: number) =>
@@ -195,7 +202,12 @@ export async function startRound(
           continue;
         }
         const due = entryToDue(entry, subscription.topic);
-        picks.push({ head: dueHead(due), publishedAt: entry.publishedAt, guardedBy: cursorKey });
+        picks.push({
+          head: dueHead(due),
+          publishedAt: entry.publishedAt,
+          guardedBy: cursorKey,
+          at,
+        });
         bytes += entry.bodySize ?? 0;
       }
       if (cursor.vs !== start.vs || cursor.index !== start.index) {
@@ -208,28 +220,28 @@ export async function startRound(
     const lease: InflightRecord[] = [];
     const scope = { kv, group, lease, leaseId: monotonicUlid };
     const started: Started[] = [];
+    const firstAttempts = new FirstAttempts({ groupId: id, group: name, at: now, visibleUntil });
     for (const pick of picks) {
-      const events: DeliveryEvent[] = [];
-      if (pick.head.state === "retrying") {
+      let steps: DeliveryStep[] | undefined;
+      if (pick.at) {
+        const step = firstAttempts.start(op, store, { ...pick, at: pick.at });
+        steps = step ? [step] : undefined;
+      } else {
+        const events: DeliveryEvent[] = [];
+        if (pick.head.state === "retrying") {
+          events.push({
+            type: "DeliveryRetryDue",
+            data: { attempt: pick.head.context.attempt },
+            at: now,
+          });
+        }
         events.push({
-          type: "DeliveryRetryDue",
-          data: { attempt: pick.head.context.attempt },
+          type: "DeliveryAttempted",
+          data: { group: name, attempt: pick.head.context.attempt + 1, visibleUntil },
           at: now,
         });
+        steps = appendDelivery(op, store, id, pick.head, events, { guardedBy: pick.guardedBy });
       }
-      events.push({
-        type: "DeliveryAttempted",
-        data: { group: name, attempt: pick.head.context.attempt + 1, visibleUntil },
-        at: now,
-      });
-      const steps = appendDelivery(
-        op,
-        store,
-        id,
-        pick.head,
-        events,
-        pick.guardedBy ? { guardedBy: pick.guardedBy } : {},
-      );
       if (!steps) {
         throw new TypeError(
           `Cannot start delivery of ${pick.head.messageId}: the machine refuses it in state ${pick.head.state}`,
@@ -238,11 +250,12 @@ export async function startRound(
       for (const step of steps) await carryOutDelivery(op, scope, step);
       started.push({ head: steps.at(-1)!.after, publishedAt: pick.publishedAt });
     }
+    firstAttempts.writeTo(op);
     for (let i = 0; i < lease.length; i += LEASE_CHUNK) {
       op.set(keys.lease(id, visibleUntil, monotonicUlid()), lease.slice(i, i + LEASE_CHUNK));
     }
     if (started.length > 0) {
-      scheduler.schedule(op, { kind: "visibilityDue", group: name }, visibleUntil);
+      scheduleExpiry(op, scheduler, group.record, visibleUntil);
     }
     const isFull = full();
     if (await committer.commit(op)) return { started, full: isFull, bytes };

@@ -11,6 +11,7 @@ import { adjust } from "../../store/counters.ts";
 import { keys } from "../../store/keys.ts";
 import type { WriteSet } from "../../store/write_set.ts";
 import type { GroupCounter } from "../groups/groups.ts";
+import type { Scheduler } from "../jobs/scheduler.ts";
 import type { DeliveryHead } from "./step.ts";
 
 /**
@@ -98,6 +99,42 @@ export function deliveryEventKey(groupId: string, messageId: string, seq: number
 export function putDue(op: WriteSet, groupId: string, dueAt: number, record: DueRecord): void {
   op.set(keys.due(groupId, dueAt, record.messageId), record);
   op.sum(keys.groupSignal(groupId), 1n);
+}
+
+/**
+ * Expiry runs at most this long after a lease ends: the leases of a group
+ * that end within one such step share one expiry job.
+ */
+export const EXPIRY_STEP_MS = 1_000;
+
+/**
+ * Adds the expiry job of the group's leases that end at `visibleUntil`: one
+ * per group and {@linkcode EXPIRY_STEP_MS}, due at the end of the step (so
+ * never before the lease ends), written once by each process.
+ *
+ * @example
+ * ```ts
+ * import { scheduleExpiry } from "./records.ts";
+ * import { Scheduler } from "../jobs/scheduler.ts";
+ * import { WriteSet } from "../../store/write_set.ts";
+ * using kv = await Deno.openKv(":memory:");
+ * scheduleExpiry(new WriteSet(), new Scheduler(kv, async () => {}),
+ *   { name: "ops", id: "g1" }, 30_500); // due at 31,000
+ * ```
+ */
+export function scheduleExpiry(
+  op: WriteSet,
+  scheduler: Scheduler,
+  group: { readonly name: string; readonly id: string },
+  visibleUntil: number,
+): void {
+  const dueAt = Math.ceil(visibleUntil / EXPIRY_STEP_MS) * EXPIRY_STEP_MS;
+  scheduler.scheduleOnce(
+    op,
+    { kind: "visibilityDue", group: group.name },
+    dueAt,
+    `visibilityDue:${group.id}:${dueAt}`,
+  );
 }
 
 /**

@@ -20,15 +20,8 @@ import { handleCommand } from "../command.ts";
 import type { CompiledGroup } from "../groups/mod.ts";
 import { carryOutDelivery } from "./effects.ts";
 import { type DeliveryEnv, SETTLE_CHUNK } from "./env.ts";
-import {
-  type AckedItem,
-  findLease,
-  headKey,
-  type LeaseEntry,
-  leasesAt,
-  putAck,
-  readDelivery,
-} from "./acks.ts";
+import { type AckedItem, findLease, headKey, type LeaseEntry, leasesAt, putAck } from "./acks.ts";
+import { readDelivery } from "./history.ts";
 import { deliveryEventKey, type InflightRecord } from "./records.ts";
 import {
   appendDelivery,
@@ -295,14 +288,14 @@ async function settleOne(
   item: Settling,
   outcome: Outcome,
 ): Promise<string | undefined> {
-  const { kv, store, committer } = env.deps;
+  const { kv, committer } = env.deps;
   const id = group.record.id;
   return await handleCommand<{ head: DeliveryHead; lease?: LeaseEntry }, string | undefined>(
     committer,
     {
       what: `settle message ${item.head.messageId} for group ${group.record.name}`,
       load: async () => {
-        const head = replayDelivery(item.head, await readDelivery(kv, store, id, item.head));
+        const head = replayDelivery(item.head, await readDelivery(kv, id, item.head));
         const lease = await findLease(kv, id, head);
         return { head, ...(lease ? { lease } : {}) };
       },

@@ -16,13 +16,13 @@ import { findLease } from "./acks.ts";
 import { carryOutDelivery } from "./effects.ts";
 import type { DeliveryEnv } from "./env.ts";
 import type { InflightRecord } from "./records.ts";
-import { deliveryEventKey } from "./records.ts";
+import { deliveryEventKey, scheduleExpiry } from "./records.ts";
 import { readHandles, settleHeads, type Settling } from "./settle.ts";
 import { appendDelivery } from "./step.ts";
 
 /** Most lease entries one expiry pass reads at a time. */
 const LEASES_PER_READ = 20;
-/** Most lease reads of one expiry call (the job runs again for the rest). */
+/** Most lease reads of one expiry call (it schedules another for the rest). */
 const EXPIRY_ROUNDS = 100;
 
 /**
@@ -62,7 +62,7 @@ export async function changeVisibility(
     return { failed: `receipt handle cannot extend a delivery that is ${item.head.state}` };
   }
   for (const step of steps) await carryOutDelivery(op, { kv, group, leaseId: monotonicUlid }, step);
-  scheduler.schedule(op, { kind: "visibilityDue", group: group.record.name }, visibleUntil);
+  scheduleExpiry(op, scheduler, group.record, visibleUntil);
   if (!(await committer.commit(op))) {
     return { failed: "receipt handle already used or superseded: the delivery moved on" };
   }
@@ -124,6 +124,12 @@ export async function expire(env: DeliveryEnv, group: CompiledGroup): Promise<nu
         })).settled;
       }
       await committer.commit(new WriteSet().delete(lease.key));
+    }
+    if (round === EXPIRY_ROUNDS - 1) {
+      // Bounded: the rest is another job's (leases that end together share one job).
+      const op = new WriteSet();
+      env.deps.scheduler.schedule(op, { kind: "visibilityDue", group: group.record.name }, now);
+      await committer.commit(op);
     }
   }
   return failed;

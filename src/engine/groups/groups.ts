@@ -312,6 +312,7 @@ export class Groups {
       keys.cursors(groupId),
       keys.leases(groupId),
       keys.acks(groupId),
+      keys.attemptsOf(groupId),
       keys.dues(groupId),
       keys.deadLetters(groupId),
       keys.orderLocks(groupId),

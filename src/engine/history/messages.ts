@@ -14,7 +14,8 @@ import type { MessageRecord } from "../../domain/message.ts";
 import { keys } from "../../store/keys.ts";
 import { readBody, readMessage } from "../../store/message_store.ts";
 import type { EngineDeps } from "../deps.ts";
-import { withRecordedAck } from "../delivery/acks.ts";
+import { deliveryHistory, once } from "../delivery/history.ts";
+import { logVersionstamp } from "../delivery/first_attempts.ts";
 import type { Groups } from "../groups/mod.ts";
 import type { Topics } from "../publishing/topics.ts";
 import type { Transactions, TransactionView } from "../transactions/transactions.ts";
@@ -159,27 +160,27 @@ export class Messages {
    * incarnation id, as audit history).
    */
   async #deliveries(record: MessageRecord): Promise<DeliveryView[]> {
-    const names = new Map((await this.#groups.list()).map((g) => [g.id, g.name]));
-    const byGroup = new Map<string, { name: string; events: DeliveryEvent[] }>();
-    const iter = this.#deps.kv.list<DeliveryEvent>({
+    const { kv } = this.#deps;
+    const groups = await this.#groups.list();
+    const stored = new Map<string, Deno.KvEntry<DeliveryEvent>[]>();
+    const iter = kv.list<DeliveryEvent>({
       start: keys.stream("dlv", `${record.messageId}:`),
       end: keys.stream("dlv", `${record.messageId};`),
     });
     for await (const entry of iter) {
       const groupId = (entry.key[2] as string).slice(record.messageId.length + 1);
-      const name = names.get(groupId);
-      if (name === undefined) continue;
-      const stream = byGroup.get(groupId) ?? { name, events: [] };
-      stream.events.push(entry.value);
-      byGroup.set(groupId, stream);
+      const events = stored.get(groupId) ?? [];
+      events.push(entry);
+      stored.set(groupId, events);
     }
-    // An acked delivery's last event is in its lease's ack record, not in its stream.
-    const views = await Promise.all(
-      [...byGroup].map(async ([groupId, { name, events }]) =>
-        deliveryView(name, await withRecordedAck(this.#deps.kv, groupId, record, events))
-      ),
-    );
-    return views.sort((a, b) => a.group.localeCompare(b.group));
+    // A delivery's first attempt may be in its round's first-attempts record, and its
+    // acked event in its lease's ack record, rather than in its stream (history.ts).
+    const versionstamp = once(() => logVersionstamp(kv, record.messageId));
+    const views = await Promise.all(groups.map(async ({ id, name }) => {
+      const events = await deliveryHistory(kv, id, record, stored.get(id) ?? [], versionstamp);
+      return events.length > 0 ? deliveryView(name, events) : undefined;
+    }));
+    return views.filter((v) => v !== undefined).sort((a, b) => a.group.localeCompare(b.group));
   }
 
   /**

@@ -6,12 +6,12 @@
  * @module
  */
 import { NotFoundError } from "../../domain/errors.ts";
-import type { DeliveryEvent, StoredEvent } from "../../domain/events.ts";
+import type { StoredEvent } from "../../domain/events.ts";
 import type { EventBus } from "../../observe/bus.ts";
 import type { EventStore } from "../../store/event_store.ts";
 import { keys } from "../../store/keys.ts";
 import { readMessage } from "../../store/message_store.ts";
-import { withRecordedAck } from "../delivery/acks.ts";
+import { type DeliveryOf, readDelivery } from "../delivery/history.ts";
 import type { Groups } from "../groups/mod.ts";
 import { InspectionRelay, type InspectionSink, type StreamRef, type Watch } from "./relay.ts";
 import {
@@ -43,6 +43,8 @@ interface ResolvedTarget {
   readonly trace: MachineTrace;
   /** When the machine has no events yet, when it started (a delivery is pending from its message's publication). */
   readonly startedAt?: number;
+  /** For a delivery: its group incarnation and message, to read its whole history. */
+  readonly delivery?: { readonly groupId: string; readonly of: DeliveryOf };
 }
 
 /**
@@ -130,20 +132,12 @@ export class Inspection {
   }
 
   async #replay(target: ResolvedTarget): Promise<InspectionMessage[]> {
-    const { stream, trace } = target;
-    const { events } = await this.#store.read<StoredEvent>(stream);
-    if (stream.kind === "dlv" && events.length > 0) {
-      // An acked delivery's last event is in its lease's ack record, not in its stream.
-      const cut = stream.id.lastIndexOf(":");
-      const of = { messageId: stream.id.slice(0, cut), topic: "" };
-      const all = await withRecordedAck(
-        this.#kv,
-        stream.id.slice(cut + 1),
-        of,
-        events as DeliveryEvent[],
-      );
-      return trace.apply(1, all);
-    }
+    const { stream, trace, delivery } = target;
+    // A delivery's first attempt may be in a first-attempts record, its acked event in an
+    // ack record, rather than in its stream (see delivery/history.ts).
+    const events: StoredEvent[] = delivery
+      ? await readDelivery(this.#kv, delivery.groupId, delivery.of)
+      : (await this.#store.read<StoredEvent>(stream)).events;
     if (events.length === 0) {
       if (target.startedAt === undefined) throw this.#missingTransaction(stream.id);
       return trace.start(target.startedAt);
@@ -171,6 +165,14 @@ export class Inspection {
       stream: { kind: "dlv", id: keys.deliveryStreamId(target.messageId, group.id) },
       trace: new MachineTrace("delivery", deliverySession(target.messageId, group.name)),
       startedAt: record.storedAt,
+      delivery: {
+        groupId: group.id,
+        of: {
+          messageId: record.messageId,
+          topic: record.topic,
+          ...(record.messageGroup !== undefined ? { messageGroup: record.messageGroup } : {}),
+        },
+      },
     };
   }
 

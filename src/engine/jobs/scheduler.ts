@@ -30,7 +30,7 @@ import { monotonicUlid } from "@std/ulid";
 import { ContentionError, NotFoundError } from "../../domain/errors.ts";
 import { commit } from "../../store/commit.ts";
 import { keys } from "../../store/keys.ts";
-import type { Writes } from "../../store/write_set.ts";
+import type { Writes, WriteSet } from "../../store/write_set.ts";
 import { Logger } from "../../observe/log.ts";
 import { type JobListing, type JobPage, listJobs, type ListJobsOptions } from "./failed_jobs.ts";
 import {
@@ -92,6 +92,8 @@ export const RUNNER_STOPPED_ERROR = "attempts exhausted: the runner stopped befo
 
 /** Most tries of an API write to a failed job that another writer keeps changing. */
 const MAX_FAILED_JOB_WRITES = 5;
+/** Jobs of `scheduleOnce` remembered before the past ones are forgotten. */
+const MAX_SCHEDULED_ONCE = 1_024;
 
 /**
  * A thrown value as one line of text, at most {@linkcode MAX_JOB_ERROR_LENGTH}
@@ -179,6 +181,8 @@ export class Scheduler {
   readonly #onError: (error: unknown, job: Job, stored: StoredJob) => void;
   readonly #onFailed: (failed: FailedJob) => void;
   readonly #running = new Set<Promise<void>>();
+  /** Jobs of {@linkcode scheduleOnce} this process committed: id and time → due time. */
+  readonly #scheduledOnce = new Map<string, number>();
   #sweeping: Promise<number> | undefined;
   #sweepAgain = false;
   #started = false;
@@ -217,6 +221,40 @@ export class Scheduler {
     const id = monotonicUlid();
     op.set(keys.job(dueAt, id), { id, job, runs: 0 } satisfies StoredJob);
     this.#ring(op, dueAt - this.#clock());
+    return op;
+  }
+
+  /**
+   * Adds the write of `job` under the fixed `id`, due at `dueAt`, unless a
+   * commit of this process already stored that id at that time: every
+   * schedule of one id and time is one job (a timer many writers share, as
+   * the expiry of all the leases of a group that end in one second). The
+   * job is a KV entry in the commit that asks for it, as every job; what
+   * this process remembers only saves writing it again, and is kept once
+   * that commit succeeded.
+   *
+   * @example
+   * ```ts
+   * import { Scheduler } from "./scheduler.ts";
+   * import { WriteSet } from "../../store/write_set.ts";
+   * using kv = await Deno.openKv(":memory:");
+   * const scheduler = new Scheduler(kv, async () => {});
+   * scheduler.scheduleOnce(new WriteSet(), { kind: "visibilityDue", group: "ops" }, 30_000,
+   *   "visibilityDue:g1:30000");
+   * ```
+   */
+  scheduleOnce(op: WriteSet, job: Job, dueAt: number, id: string): WriteSet {
+    const memo = `${dueAt}\u0000${id}`;
+    if (this.#scheduledOnce.has(memo)) return op;
+    op.set(keys.job(dueAt, id), { id, job, runs: 0 } satisfies StoredJob);
+    this.#ring(op, dueAt - this.#clock());
+    op.onCommitted(() => {
+      if (this.#scheduledOnce.size >= MAX_SCHEDULED_ONCE) {
+        const now = this.#clock();
+        for (const [key, at] of this.#scheduledOnce) if (at < now) this.#scheduledOnce.delete(key);
+      }
+      this.#scheduledOnce.set(memo, dueAt);
+    });
     return op;
   }
 

@@ -22,7 +22,9 @@ import {
   Scheduler,
   type SchedulerMode,
 } from "../../../src/engine/jobs/scheduler.ts";
+import { GroupCommitter } from "../../../src/store/group_commit.ts";
 import { keys } from "../../../src/store/keys.ts";
+import { WriteSet } from "../../../src/store/write_set.ts";
 
 const T0 = Date.UTC(2030, 0, 1);
 
@@ -573,4 +575,32 @@ Deno.test("list refuses a limit outside 1..1000 and a cursor it did not give out
   }
   await assertRejects(() => scheduler.list({ cursor: "not-a-cursor" }), ValidationError, "cursor");
   assertEquals(await scheduler.list({ limit: 1000 }), { jobs: [] });
+});
+
+Deno.test("scheduleOnce: many schedules of one id and time are one job, remembered only once a commit stored it", async () => {
+  using kv = await Deno.openKv(":memory:");
+  const ran: Job[] = [];
+  const scheduler = new Scheduler(kv, (j) => {
+    ran.push(j);
+    return Promise.resolve();
+  }, { clock: () => T0 });
+  const visibility: Job = { kind: "visibilityDue", group: "ops" };
+  const jobs = () => Array.fromAsync(kv.list<StoredJob>({ prefix: keys.jobs() }));
+  // A commit that fails leaves nothing stored, and nothing remembered.
+  const lost = new WriteSet().check({ key: ["taken"], versionstamp: null });
+  await kv.set(["taken"], 1);
+  scheduler.scheduleOnce(lost, visibility, T0, "vis:g1:0");
+  assertEquals(await new GroupCommitter(kv).commit(lost), false);
+  assertEquals((await jobs()).length, 0);
+  const committer = new GroupCommitter(kv);
+  for (let i = 0; i < 3; i++) {
+    const op = scheduler.scheduleOnce(new WriteSet(), visibility, T0, "vis:g1:0");
+    assertEquals(await committer.commit(op), true);
+  }
+  const stored = await jobs();
+  assertEquals(stored.map((e) => e.value.id), ["vis:g1:0"]);
+  // After the first commit the id is remembered: the next schedules write nothing.
+  assertEquals(scheduler.scheduleOnce(new WriteSet(), visibility, T0, "vis:g1:0").mutations, 0);
+  assertEquals(await scheduler.runDue(), 1);
+  assertEquals(ran, [visibility]);
 });
