@@ -180,8 +180,8 @@ export const GUARDS: readonly Guard[] = [
   {
     name: "first-attempts-member",
     file: "src/engine/delivery/first_attempts.ts",
-    find: "if (record.messageIds.includes(of.messageId)) {",
-    replace: "if (true) {",
+    find: "if (record.messageIds.includes(of.messageId)) return firstAttempt(record);",
+    replace: "return firstAttempt(record);",
     tests: ["tests/engine/delivery/first_attempts_test.ts"],
     why:
       "A message's history takes the first attempt of another message of its log value: a delivery no round started is shown (and settled from) as in flight.",
@@ -204,6 +204,15 @@ export const GUARDS: readonly Guard[] = [
     tests: ["tests/engine/jobs/scheduler_test.ts"],
     why:
       "A shared timer is taken as stored before its commit: when that commit fails, the next schedules write nothing and the leases that end in that second are never expired.",
+  },
+  {
+    name: "expiry-rest",
+    file: "src/engine/delivery/visibility.ts",
+    find: "if (round === EXPIRY_ROUNDS - 1) {",
+    replace: "if (false) {",
+    tests: ["tests/engine/delivery/expiry_test.ts"],
+    why:
+      "An expiry run that stops at its bound leaves the rest of the leases ended in its second to no job (they share one): those deliveries stay in flight for ever.",
   },
   {
     name: "due",

@@ -19,7 +19,7 @@ import type { DeliveryAcked, DeliveryEvent } from "../../domain/events.ts";
 import { keys } from "../../store/keys.ts";
 import type { WriteSet } from "../../store/write_set.ts";
 import type { InflightRecord } from "./records.ts";
-import { type DeliveryHead, replayDelivery } from "./step.ts";
+import { type DeliveryHead, type DeliveryOf, replayDelivery } from "./step.ts";
 
 /** One acked delivery in an ack record: its head before the ack. */
 export interface AckedItem {
@@ -186,7 +186,7 @@ export async function recordedAck(
 export async function withRecordedAck(
   kv: Deno.Kv,
   groupId: string,
-  of: { readonly messageId: string; readonly topic: string; readonly messageGroup?: string },
+  of: DeliveryOf,
   events: readonly DeliveryEvent[],
 ): Promise<DeliveryEvent[]> {
   const head = replayDelivery(of, events);

@@ -41,6 +41,25 @@ export interface AttemptsRecord {
   readonly messageIds: readonly string[];
 }
 
+/**
+ * The first `DeliveryAttempted` event a first-attempts record stands for.
+ *
+ * @example
+ * ```ts
+ * import { firstAttempt } from "./first_attempts.ts";
+ * firstAttempt({ at: 0, group: "ops", visibleUntil: 30_000 }).data.attempt; // 1
+ * ```
+ */
+export function firstAttempt(
+  record: Pick<AttemptsRecord, "at" | "group" | "visibleUntil">,
+): DeliveryAttempted {
+  return {
+    type: "DeliveryAttempted",
+    data: { group: record.group, attempt: 1, visibleUntil: record.visibleUntil },
+    at: record.at,
+  };
+}
+
 /** Most first-attempts records read to find one delivery's (one log value's rounds, and the next). */
 const MAX_RECORDS_READ = 1_000;
 
@@ -79,11 +98,7 @@ export class FirstAttempts {
     },
   ) {
     this.#groupId = of.groupId;
-    this.#event = {
-      type: "DeliveryAttempted",
-      data: { group: of.group, attempt: 1, visibleUntil: of.visibleUntil },
-      at: of.at,
-    };
+    this.#event = firstAttempt(of);
   }
 
   /**
@@ -186,13 +201,7 @@ export async function recordedAttempt(
   }, { limit: MAX_RECORDS_READ, batchSize: 4 });
   for await (const entry of iter) {
     const record = entry.value;
-    if (record.messageIds.includes(of.messageId)) {
-      return {
-        type: "DeliveryAttempted",
-        data: { group: record.group, attempt: 1, visibleUntil: record.visibleUntil },
-        at: record.at,
-      };
-    }
+    if (record.messageIds.includes(of.messageId)) return firstAttempt(record);
     // Past the message's own log value: no later record can hold it.
     if (entry.key[3] !== versionstamp) return undefined;
   }

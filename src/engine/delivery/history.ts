@@ -13,13 +13,9 @@ import type { DeliveryEvent } from "../../domain/events.ts";
 import { keys } from "../../store/keys.ts";
 import { withRecordedAck } from "./acks.ts";
 import { logVersionstamp, recordedAttempt } from "./first_attempts.ts";
+import type { DeliveryOf } from "./step.ts";
 
-/** Which delivery: its message (with its topic) and its group incarnation. */
-export interface DeliveryOf {
-  readonly messageId: string;
-  readonly topic: string;
-  readonly messageGroup?: string;
-}
+export type { DeliveryOf } from "./step.ts";
 
 /**
  * A delivery's history from its stored events (as listed, with their keys);

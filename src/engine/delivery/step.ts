@@ -36,6 +36,13 @@ export interface DeliveryHead {
   readonly context: DeliveryContext;
 }
 
+/** Which delivery, apart from its group: its message, the message's topic and message group. */
+export interface DeliveryOf {
+  readonly messageId: string;
+  readonly topic: string;
+  readonly messageGroup?: string;
+}
+
 /** What the machine made of one event at a head. */
 export interface DeliveryStep {
   readonly event: DeliveryEvent;
@@ -144,7 +151,7 @@ export function appendDelivery(
  * ```
  */
 export function replayDelivery(
-  of: { readonly messageId: string; readonly topic: string; readonly messageGroup?: string },
+  of: DeliveryOf,
   events: readonly DeliveryEvent[],
 ): DeliveryHead {
   let state: DeliveryState = "pending";

@@ -92,7 +92,7 @@ export const RUNNER_STOPPED_ERROR = "attempts exhausted: the runner stopped befo
 
 /** Most tries of an API write to a failed job that another writer keeps changing. */
 const MAX_FAILED_JOB_WRITES = 5;
-/** Jobs of `scheduleOnce` remembered before the past ones are forgotten. */
+/** Jobs of `scheduleOnce` remembered before the past ones are first forgotten. */
 const MAX_SCHEDULED_ONCE = 1_024;
 
 /**
@@ -183,6 +183,8 @@ export class Scheduler {
   readonly #running = new Set<Promise<void>>();
   /** Jobs of {@linkcode scheduleOnce} this process committed: id and time → due time. */
   readonly #scheduledOnce = new Map<string, number>();
+  /** Size of {@linkcode #scheduledOnce} at which the past ones are forgotten next. */
+  #pruneOnceAt = MAX_SCHEDULED_ONCE;
   #sweeping: Promise<number> | undefined;
   #sweepAgain = false;
   #started = false;
@@ -249,9 +251,11 @@ export class Scheduler {
     op.set(keys.job(dueAt, id), { id, job, runs: 0 } satisfies StoredJob);
     this.#ring(op, dueAt - this.#clock());
     op.onCommitted(() => {
-      if (this.#scheduledOnce.size >= MAX_SCHEDULED_ONCE) {
+      if (this.#scheduledOnce.size >= this.#pruneOnceAt) {
         const now = this.#clock();
         for (const [key, at] of this.#scheduledOnce) if (at < now) this.#scheduledOnce.delete(key);
+        // Forgetting is linear: run it again only once as many more are remembered.
+        this.#pruneOnceAt = Math.max(MAX_SCHEDULED_ONCE, 2 * this.#scheduledOnce.size);
       }
       this.#scheduledOnce.set(memo, dueAt);
     });

@@ -13,13 +13,19 @@ import { openBroker } from "../../_support/broker.ts";
 /** A second and a half into a step: the leases end mid-step. */
 const T0 = Date.UTC(2030, 0, 1) + 500;
 
-Deno.test("the leases of a group that end in one step share one expiry job, which fails them once they ended", async () => {
-  await using t = await openBroker({ clock: { manual: T0 } });
+/** A broker on a manual clock at T0, with the topic Orders and the group ops (30 s visibility). */
+async function open() {
+  const t = await openBroker({ clock: { manual: T0 } });
   await t.broker.topics.create("Orders");
   await t.broker.groups.put("ops", {
     subscriptions: [{ topic: "Orders" }],
     visibilityTimeoutSeconds: 30,
   });
+  return t;
+}
+
+Deno.test("the leases of a group that end in one step share one expiry job, which fails them once they ended", async () => {
+  await using t = await open();
   for (let i = 0; i < 6; i++) await t.broker.publisher.publish("Orders", { body: i });
   for (let i = 0; i < 3; i++) {
     assertEquals((await t.broker.deliveries.receive("ops", { max: 1 })).length, 1);
@@ -46,4 +52,25 @@ Deno.test("the leases of a group that end in one step share one expiry job, whic
   await t.broker.scheduler.runDue();
   const stats = await t.broker.groups.stats("ops");
   assertEquals([stats.inFlight, stats.retrying], [1, 3]);
+});
+
+Deno.test("more leases ending in one step than one expiry run reads are all expired: the run schedules the rest", async () => {
+  await using t = await open();
+  // 2,001 leases (one per receive of one message): one more than an expiry run reads.
+  const n = 2_001;
+  for (let i = 0; i < n; i += 1_000) {
+    const size = Math.min(1_000, n - i);
+    await t.broker.publisher.publishBatch(
+      "Orders",
+      Array.from({ length: size }, (_, j) => ({ body: i + j })),
+    );
+  }
+  for (let i = 0; i < n; i++) {
+    assertEquals((await t.broker.deliveries.receive("ops", { max: 1 })).length, 1);
+  }
+  assertEquals((await Array.fromAsync(t.kv.list({ prefix: ["lease"] }))).length, n);
+  t.advance(31_000);
+  await t.broker.scheduler.runDue();
+  const stats = await t.broker.groups.stats("ops");
+  assertEquals([stats.inFlight, stats.retrying], [0, n]);
 });
