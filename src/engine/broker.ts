@@ -12,6 +12,7 @@ import { EventBus } from "../observe/bus.ts";
 import { EventStore } from "../store/event_store.ts";
 import { Outbound, OutboundPolicy } from "../outbound/mod.ts";
 import { GroupCommitter } from "../store/group_commit.ts";
+import { RecentRecords } from "../store/recent_records.ts";
 import { Deliveries, PushDispatcher } from "./delivery/mod.ts";
 import type { EngineDeps } from "./deps.ts";
 import { Groups } from "./groups/mod.ts";
@@ -121,6 +122,7 @@ export class Broker {
       store: new EventStore(kv, this.events),
       scheduler: this.scheduler,
       committer: new GroupCommitter(kv),
+      recent: new RecentRecords(),
       clock,
       fetch: options.fetch ?? ((input, init) => fetch(input, init)),
       // An injected fetch sends instead of the pinned transport; the policy checks either way.

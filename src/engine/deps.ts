@@ -7,6 +7,7 @@
  */
 import type { EventStore } from "../store/event_store.ts";
 import type { GroupCommitter } from "../store/group_commit.ts";
+import type { RecentRecords } from "../store/recent_records.ts";
 import type { Logger } from "../observe/log.ts";
 import type { Metrics } from "../observe/metrics.ts";
 import type { Scheduler } from "./jobs/scheduler.ts";
@@ -19,6 +20,8 @@ export interface EngineDeps {
   readonly scheduler: Scheduler;
   /** Shares commits between concurrent changes. */
   readonly committer: GroupCommitter;
+  /** The message records this process committed lately: receives read them from here first. */
+  readonly recent: RecentRecords;
   /** Current time in epoch ms. */
   readonly clock: () => number;
   /** Used for check-back calls to producers. */

@@ -69,3 +69,70 @@ Deno.test("two brokers sweeping the same due check-backs check each transaction 
   assertEquals(server.calls.length, 30);
   assertEquals((await t.b.topics.view("Trade")).counts.published, 30);
 });
+
+Deno.test("a message reads the same on the broker that published it (from memory) and on another (from KV)", async () => {
+  await using t = await twoBrokers();
+  for (const name of ["here", "there"]) {
+    await t.a.groups.put(name, { subscriptions: [{ topic: "Trade" }] });
+  }
+  const published = [
+    (await t.a.publisher.publish("Trade", {
+      tag: "Ops",
+      body: { fund: "F1", amount: 10 },
+      keys: ["order-1"],
+      properties: { region: "eu" },
+    })).messageId,
+    ...(await t.a.publisher.publishBatch("Trade", [{ body: "b1" }, { bodyBase64: "AAEC" }])).map(
+      (o) => o.ok ? o.result.messageId : "",
+    ),
+    // Over the inline limit: the body sits in chunks beside the record.
+    (await t.a.publisher.publish("Trade", { body: "x".repeat(100 * 1024) })).messageId,
+  ];
+  const { view } = await t.a.transactions.prepare("Trade", { tag: "CS", body: { tx: 1 } });
+  await t.a.transactions.decide(view.transactionId, "commit");
+  published.push(view.messageId);
+  const withoutHandles = (messages: { receiptHandle: string }[]) =>
+    messages.map(({ receiptHandle: _, ...rest }) => rest);
+  const here = await t.a.deliveries.receive("here", { max: 10 });
+  const there = await t.b.deliveries.receive("there", { max: 10 });
+  assertEquals(here.map((m) => m.messageId), published);
+  assertEquals(withoutHandles(here), withoutHandles(there));
+  assertEquals(here[0]!.body, { fund: "F1", amount: 10 });
+  assertEquals(here[2]!.bodyBase64, "AAEC");
+  assertEquals((here[3]!.body as string).length, 100 * 1024);
+});
+
+/** `kv` as it is, but counting the message records (`["msg", id]`) its `getMany` reads. */
+function countingRecordReads(kv: Deno.Kv): { kv: Deno.Kv; reads: () => number } {
+  let reads = 0;
+  const counted = new Proxy(kv, {
+    get(target, prop) {
+      if (prop === "getMany") {
+        return (keys: Deno.KvKey[], options?: { consistency?: Deno.KvConsistencyLevel }) => {
+          reads += keys.filter((key) => key[0] === "msg").length;
+          return target.getMany(keys, options);
+        };
+      }
+      const value = Reflect.get(target, prop, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  return { kv: counted, reads: () => reads };
+}
+
+Deno.test("a receive reads from KV only the records of messages another broker published", async () => {
+  await using stack = new AsyncDisposableStack();
+  const file = stack.use(await tempKvFile());
+  const kvA = stack.use(await Deno.openKv(file.path));
+  const spied = countingRecordReads(kvA);
+  const a = stack.use(await openBroker({ kv: { handle: spied.kv } }));
+  const b = stack.use(await openBroker({ kv: { path: file.path } }));
+  await a.broker.topics.create("Trade");
+  await a.broker.groups.put("audit", { subscriptions: [{ topic: "Trade" }] });
+  for (let i = 0; i < 3; i++) await a.broker.publisher.publish("Trade", { body: `a${i}` });
+  for (let i = 0; i < 2; i++) await b.broker.publisher.publish("Trade", { body: `b${i}` });
+  const before = spied.reads();
+  const got = await a.broker.deliveries.receive("audit", { max: 10 });
+  assertEquals(got.map((m) => m.body), ["a0", "a1", "a2", "b0", "b1"]);
+  assertEquals(spied.reads() - before, 2);
+});

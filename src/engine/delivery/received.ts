@@ -11,12 +11,15 @@ import type { MessageRecord } from "../../domain/message.ts";
 import type { ReceivedMessage } from "../../domain/wire.ts";
 import { keys } from "../../store/keys.ts";
 import { readBody } from "../../store/message_store.ts";
+import type { RecentRecords } from "../../store/recent_records.ts";
 import type { CompiledGroup } from "../groups/mod.ts";
 import type { DeliveryEnv } from "./env.ts";
 import type { Started } from "./receive.ts";
 
 /**
- * Reads message records, ten keys per read (Deno KV's limit), all reads at once.
+ * Reads message records: those this process committed lately from
+ * `recent`, the others from KV, ten keys per read (Deno KV's limit), all
+ * reads at once.
  *
  * @example
  * ```ts
@@ -28,11 +31,18 @@ import type { Started } from "./receive.ts";
 export async function readRecords(
   kv: Deno.Kv,
   ids: readonly string[],
+  recent?: RecentRecords,
 ): Promise<Map<string, MessageRecord>> {
   const records = new Map<string, MessageRecord>();
+  const missing: string[] = [];
+  for (const id of ids) {
+    const known = recent?.get(id);
+    if (known) records.set(id, known);
+    else missing.push(id);
+  }
   const chunks: Promise<void>[] = [];
-  for (let i = 0; i < ids.length; i += 10) {
-    const chunk = ids.slice(i, i + 10).map((id) => keys.message(id));
+  for (let i = 0; i < missing.length; i += 10) {
+    const chunk = missing.slice(i, i + 10).map((id) => keys.message(id));
     chunks.push(
       kv.getMany<MessageRecord[]>(chunk).then((entries) => {
         for (const entry of entries) {
@@ -63,8 +73,8 @@ export async function toReceived(
   group: CompiledGroup,
   started: readonly Started[],
 ): Promise<ReceivedMessage[]> {
-  const { kv } = env.deps;
-  const records = await readRecords(kv, started.map((s) => s.head.messageId));
+  const { kv, recent } = env.deps;
+  const records = await readRecords(kv, started.map((s) => s.head.messageId), recent);
   const texts = await env.receiptKeys.signAll(started.map(({ head }) => ({
     group: group.record.name,
     groupId: group.record.id,

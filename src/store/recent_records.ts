@@ -1,0 +1,75 @@
+/**
+ * The message records this process committed lately, kept in memory so that
+ * a receive of a message published moments ago need not read its record
+ * back from Deno KV. A message record is written once, in the commit that
+ * stores its message, and never changed or deleted, so a record remembered
+ * after that commit is the stored one for as long as it is kept. Records
+ * another process stored are simply not here: their readers fall back to KV.
+ *
+ * @module
+ */
+import type { MessageRecord } from "../domain/message.ts";
+
+/** What a remembered record is counted as beyond its inline body (keys, fields, the map). */
+const RECORD_OVERHEAD_BYTES = 256;
+
+/**
+ * Default bound of the bytes kept: the last 800 or so 1 KiB messages, about a second at
+ * 1,000 msg/s. A larger bound also serves consumers that lag further behind (the fan-out
+ * bench: 4 MiB, 8 % faster) but keeps every record long enough to be promoted to V8's old
+ * generation (4 MiB: 15 MB more resident at the peak).
+ */
+export const RECENT_RECORDS_BYTES = 1024 * 1024;
+
+/**
+ * A byte-bounded, first-in first-out memory of committed message records.
+ *
+ * @example
+ * ```ts
+ * import { RecentRecords } from "./recent_records.ts";
+ * const recent = new RecentRecords(1024 * 1024);
+ * recent.remember([{
+ *   messageId: "m1", topic: "T", keys: [], properties: {}, bodyEncoding: "json",
+ *   bodyChunks: 0, bodySize: 0, storedAt: 0,
+ * }]);
+ * console.log(recent.get("m1")?.topic); // "T"
+ * ```
+ */
+export class RecentRecords {
+  readonly #maxBytes: number;
+  readonly #records = new Map<string, MessageRecord>();
+  #bytes = 0;
+
+  /** A memory of at most `maxBytes` (counted as inline body bytes plus a fixed overhead). */
+  constructor(maxBytes: number = RECENT_RECORDS_BYTES) {
+    this.#maxBytes = maxBytes;
+  }
+
+  /** Records whose commit succeeded; the oldest are forgotten past the bound. */
+  remember(records: Iterable<MessageRecord>): void {
+    for (const record of records) {
+      if (this.#records.has(record.messageId)) continue;
+      this.#records.set(record.messageId, record);
+      this.#bytes += sizeOf(record);
+    }
+    for (const [id, record] of this.#records) {
+      if (this.#bytes <= this.#maxBytes) break;
+      this.#records.delete(id);
+      this.#bytes -= sizeOf(record);
+    }
+  }
+
+  /** The committed record of `messageId`, when this process stored it lately. */
+  get(messageId: string): MessageRecord | undefined {
+    return this.#records.get(messageId);
+  }
+
+  /** How many records are kept now. */
+  get size(): number {
+    return this.#records.size;
+  }
+}
+
+function sizeOf(record: MessageRecord): number {
+  return (record.inlineBody?.byteLength ?? 0) + RECORD_OVERHEAD_BYTES;
+}
