@@ -52,10 +52,11 @@ export class RecentRecords {
       this.#records.set(record.messageId, record);
       this.#bytes += sizeOf(record);
     }
+    if (this.#bytes <= this.#maxBytes) return;
     for (const [id, record] of this.#records) {
-      if (this.#bytes <= this.#maxBytes) break;
       this.#records.delete(id);
       this.#bytes -= sizeOf(record);
+      if (this.#bytes <= this.#maxBytes) break;
     }
   }
 
