@@ -38,6 +38,9 @@ export const RECENT_RECORDS_BYTES = 1024 * 1024;
 export class RecentRecords {
   readonly #maxBytes: number;
   readonly #records = new Map<string, MessageRecord>();
+  /** Ids in the order they were remembered, from `#oldest` on (a queue over an array). */
+  #order: string[] = [];
+  #oldest = 0;
   #bytes = 0;
 
   /** A memory of at most `maxBytes` (counted as inline body bytes plus a fixed overhead). */
@@ -50,13 +53,19 @@ export class RecentRecords {
     for (const record of records) {
       if (this.#records.has(record.messageId)) continue;
       this.#records.set(record.messageId, record);
+      this.#order.push(record.messageId);
       this.#bytes += sizeOf(record);
     }
-    if (this.#bytes <= this.#maxBytes) return;
-    for (const [id, record] of this.#records) {
+    // Forgotten through the queue, not by iterating the map: a map whose oldest entries are
+    // deleted one by one makes each new iteration step over the deleted ones first.
+    while (this.#bytes > this.#maxBytes && this.#oldest < this.#order.length) {
+      const id = this.#order[this.#oldest++]!;
+      this.#bytes -= sizeOf(this.#records.get(id)!);
       this.#records.delete(id);
-      this.#bytes -= sizeOf(record);
-      if (this.#bytes <= this.#maxBytes) break;
+    }
+    if (this.#oldest > 1024 && this.#oldest * 2 > this.#order.length) {
+      this.#order = this.#order.slice(this.#oldest);
+      this.#oldest = 0;
     }
   }
 

@@ -52,3 +52,13 @@ Deno.test("recent records: a record larger than the whole bound is not kept", ()
   assertEquals(recent.get("big"), undefined);
   assertEquals(recent.size, 0);
 });
+
+Deno.test("recent records: remembered one by one for long, it keeps exactly the newest that fit", () => {
+  // 10 records of 1,000 bytes fit; 5,000 pass through, past the queue's compaction.
+  const recent = new RecentRecords(10_000);
+  for (let i = 0; i < 5_000; i++) recent.remember([record(`m${i}`, 744)]);
+  assertEquals(recent.size, 10);
+  assertEquals(recent.get("m4989"), undefined);
+  assertEquals(recent.get("m4990")?.messageId, "m4990");
+  assertEquals(recent.get("m4999")?.messageId, "m4999");
+});
