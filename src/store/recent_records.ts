@@ -28,10 +28,10 @@ export const RECENT_RECORDS_BYTES = 1024 * 1024;
  * ```ts
  * import { RecentRecords } from "./recent_records.ts";
  * const recent = new RecentRecords(1024 * 1024);
- * recent.remember([{
+ * recent.remember({
  *   messageId: "m1", topic: "T", keys: [], properties: {}, bodyEncoding: "json",
  *   bodyChunks: 0, bodySize: 0, storedAt: 0,
- * }]);
+ * });
  * console.log(recent.get("m1")?.topic); // "T"
  * ```
  */
@@ -48,14 +48,12 @@ export class RecentRecords {
     this.#maxBytes = maxBytes;
   }
 
-  /** Records whose commit succeeded; the oldest are forgotten past the bound. */
-  remember(records: Iterable<MessageRecord>): void {
-    for (const record of records) {
-      if (this.#records.has(record.messageId)) continue;
-      this.#records.set(record.messageId, record);
-      this.#order.push(record.messageId);
-      this.#bytes += sizeOf(record);
-    }
+  /** A record whose commit succeeded; the oldest are forgotten past the bound. */
+  remember(record: MessageRecord): void {
+    if (this.#records.has(record.messageId)) return;
+    this.#records.set(record.messageId, record);
+    this.#order.push(record.messageId);
+    this.#bytes += sizeOf(record);
     // Forgotten through the queue, not by iterating the map: a map whose oldest entries are
     // deleted one by one makes each new iteration step over the deleted ones first.
     while (this.#bytes > this.#maxBytes && this.#oldest < this.#order.length) {

@@ -23,8 +23,9 @@ function record(messageId: string, bodyBytes: number): MessageRecord {
 Deno.test("recent records: past the byte bound the oldest are forgotten, the newest kept", () => {
   // Each record counts as its 744 body bytes and 256 of overhead: 1,000 bytes, 4 fit.
   const recent = new RecentRecords(4_000);
-  recent.remember(["m1", "m2", "m3"].map((id) => record(id, 744)));
-  recent.remember([record("m4", 744), record("m5", 744)]);
+  for (const id of ["m1", "m2", "m3"]) recent.remember(record(id, 744));
+  recent.remember(record("m4", 744));
+  recent.remember(record("m5", 744));
   assertEquals(recent.size, 4);
   assertEquals(recent.get("m1"), undefined);
   assertEquals(["m2", "m3", "m4", "m5"].map((id) => recent.get(id)?.messageId), [
@@ -38,9 +39,10 @@ Deno.test("recent records: past the byte bound the oldest are forgotten, the new
 Deno.test("recent records: a record remembered again is counted once", () => {
   const recent = new RecentRecords(2_000);
   const first = record("m1", 744);
-  recent.remember([first]);
-  recent.remember([first, first]);
-  recent.remember([record("m2", 744)]);
+  recent.remember(first);
+  recent.remember(first);
+  recent.remember(first);
+  recent.remember(record("m2", 744));
   // Counted twice, m1 would have pushed the total past the bound and been forgotten.
   assertEquals(recent.get("m1"), first);
   assertEquals(recent.size, 2);
@@ -48,7 +50,7 @@ Deno.test("recent records: a record remembered again is counted once", () => {
 
 Deno.test("recent records: a record larger than the whole bound is not kept", () => {
   const recent = new RecentRecords(1_000);
-  recent.remember([record("big", 5_000)]);
+  recent.remember(record("big", 5_000));
   assertEquals(recent.get("big"), undefined);
   assertEquals(recent.size, 0);
 });
@@ -56,7 +58,7 @@ Deno.test("recent records: a record larger than the whole bound is not kept", ()
 Deno.test("recent records: remembered one by one for long, it keeps exactly the newest that fit", () => {
   // 10 records of 1,000 bytes fit; 5,000 pass through, past the queue's compaction.
   const recent = new RecentRecords(10_000);
-  for (let i = 0; i < 5_000; i++) recent.remember([record(`m${i}`, 744)]);
+  for (let i = 0; i < 5_000; i++) recent.remember(record(`m${i}`, 744));
   assertEquals(recent.size, 10);
   assertEquals(recent.get("m4989"), undefined);
   assertEquals(recent.get("m4990")?.messageId, "m4990");

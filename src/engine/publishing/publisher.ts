@@ -268,10 +268,7 @@ export class Publisher {
       try {
         const b = (await built)[k]!;
         if ("duplicate" in b) return { ok: true, result: b.duplicate };
-        if (await (await commits)[k]!) {
-          this.#deps.recent.remember([b.record]);
-          return { ok: true, result: b.result };
-        }
+        if (await (await commits)[k]!) return { ok: true, result: b.result };
         // The dedup check lost: the single path re-reads and answers the winner.
         return { ok: true, result: await this.#publishOne(topic, item.input, item.body) };
       } catch (error) {
@@ -315,9 +312,11 @@ export class Publisher {
     at: number,
     seenVersion: string | null | undefined,
     staged?: StagedBody,
-  ): { op: WriteSet; result: PublishResult; record: MessageRecord } {
+  ): { op: WriteSet; result: PublishResult } {
     const op = new WriteSet();
     const record = writeMessage(op, messageFields(messageId, topic, input, at), body, staged);
+    // Receives here take it from memory once it is stored (see RecentRecords).
+    op.onCommitted(() => this.#deps.recent.remember(record));
     if (input.dedupId !== undefined) {
       const dedupKey = keys.dedup(topic, input.dedupId);
       const dedup: DedupRecord = {
@@ -336,12 +335,12 @@ export class Publisher {
       duplicate: false,
       ...(input.tag !== undefined ? { tag: input.tag } : {}),
     };
-    return { op, result, record };
+    return { op, result };
   }
 
   /** Publishes one message of an existing topic, retrying a lost dedup check. */
   async #publishOne(topic: string, input: MessageInput, body: EncodedBody): Promise<PublishResult> {
-    const { kv, clock, committer, recent } = this.#deps;
+    const { kv, clock, committer } = this.#deps;
     const dedupKey = input.dedupId !== undefined ? keys.dedup(topic, input.dedupId) : undefined;
     let staged: StagedBody | undefined;
     let committed = false;
@@ -355,7 +354,7 @@ export class Publisher {
         // A staged body keeps its message id through the attempts: its chunks are under it.
         const messageId = staged?.messageId ?? monotonicUlid();
         staged ??= await this.#uploads.stageIfLarge(messageId, body);
-        const { op, result, record } = this.#build(
+        const { op, result } = this.#build(
           topic,
           input,
           body,
@@ -366,7 +365,6 @@ export class Publisher {
         );
         if (await committer.commit(op)) {
           committed = true;
-          recent.remember([record]);
           return result;
         }
         // The dedup check lost (loop to return the winner's message), or the upload was collected.

@@ -213,7 +213,7 @@ export class Transactions {
         if (await committer.commit(op)) {
           committed = true;
           this.#cache.set(transactionId, { events, snapshot, record });
-          this.#deps.recent.remember([record]);
+          this.#deps.recent.remember(record);
           return { view: viewOf(snapshot, events), created: true };
         }
         await this.#uploads.requireStaged(staged, `prepare transaction ${transactionId}`);
